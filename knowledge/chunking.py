@@ -1,0 +1,98 @@
+"""Chunks: the units that get embedded and indexed — one per article, long articles split by 款.
+
+SHARED TYPE — other packages depend on the fields below; extend, don't rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from knowledge.articles import Article
+
+DEFAULT_MAX_CHARS = 600
+# A sentence ends at 。 or ；, together with the newline that may follow it (项 lines).
+_SENTENCE = re.compile(r"[^。；]*[。；]\n?|[^。；]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    id: str  # stable: "民法典:1079#0" (short law name, article number, part)
+    law: str  # full law name, as Article.law
+    article: int  # article number
+    part: int  # 0 for the first (or only) part of an article
+    citation: str  # 《中华人民共和国民法典》第一千零七十九条
+    path: tuple[str, ...]  # 编 / 分编 / 章 / 节 titles
+    text: str  # what is embedded and keyword-indexed: header line + the part's 款
+
+    @property
+    def article_key(self) -> str:
+        """Same as Article.key: 中华人民共和国民法典:1079."""
+        return f"{self.law}:{self.article}"
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of everything that affects the embedding; a rebuild re-embeds only changed hashes."""
+        return hashlib.sha256(f"{self.id}\n{self.text}".encode()).hexdigest()
+
+
+def chunk_articles(articles: Iterable[Article], max_chars: int = DEFAULT_MAX_CHARS) -> list[Chunk]:
+    """One chunk per article; one longer than max_chars is split into parts that each repeat its header."""
+    return [chunk for article in articles for chunk in chunk_article(article, max_chars)]
+
+
+def chunk_article(article: Article, max_chars: int = DEFAULT_MAX_CHARS) -> list[Chunk]:
+    header = article.header
+    budget = max_chars - len(header) - 1  # the header line and its newline come first in every part
+    if budget < 20:
+        raise ValueError(f"max_chars={max_chars} leaves no room for text after the header {header!r}")
+    return [
+        Chunk(
+            id=f"{article.short_law}:{article.number}#{part}",
+            law=article.law,
+            article=article.number,
+            part=part,
+            citation=article.citation,
+            path=article.path,
+            text=f"{header}\n{body}",
+        )
+        for part, body in enumerate(_pack(article.paragraphs, budget))
+    ]
+
+
+def _pack(paragraphs: Iterable[str], budget: int) -> list[str]:
+    """Greedily pack whole 款 (joined by newlines) into parts of at most `budget` characters."""
+    parts: list[str] = []
+    current = ""
+    for piece in (p for paragraph in paragraphs for p in _fit(paragraph, budget)):
+        joined = f"{current}\n{piece}" if current else piece
+        if len(joined) <= budget:
+            current = joined
+        else:
+            parts.append(current)
+            current = piece
+    parts.append(current)
+    return parts
+
+
+def _fit(paragraph: str, budget: int) -> list[str]:
+    """A 款 that fits stays whole; a longer one is cut at sentence ends (or, failing that, anywhere)."""
+    if len(paragraph) <= budget:
+        return [paragraph]
+    pieces: list[str] = []
+    current = ""
+    for sentence in _sentences(paragraph, budget):
+        if current and len(current) + len(sentence) > budget:
+            pieces.append(current.rstrip("\n"))
+            current = ""
+        current += sentence
+    pieces.append(current.rstrip("\n"))
+    return pieces
+
+
+def _sentences(paragraph: str, budget: int) -> list[str]:
+    # A single sentence longer than the budget has no better cut than a hard one.
+    sentences = _SENTENCE.findall(paragraph)
+    return [s[i : i + budget] for s in sentences for i in range(0, len(s), budget)]
