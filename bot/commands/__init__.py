@@ -1,0 +1,1 @@
+"""Subcommands of `pufa`, one module per area; each exposes register(subparsers)."""

@@ -1,0 +1,94 @@
+"""`pufa user add`, `pufa export` and `pufa report`: console accounts and staff reports from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from bot.db import make_engine, make_session_factory
+from bot.reports import FORMATS, KINDS, annual_paragraph, export_bytes
+from bot.settings import Settings
+from bot.statistics import Period, PeriodError
+from bot.users import ROLES, UserError, create_user
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    users = sub.add_parser("user", help="console accounts").add_subparsers(dest="user", required=True)
+    p = users.add_parser("add", help="add a volunteer or staff account to the review console")
+    p.add_argument("name")
+    p.add_argument("--role", choices=tuple(ROLES), default="volunteer")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.set_defaults(handler=cmd_user_add)
+
+    p = sub.add_parser("export", help="write the records or the month × topic counts to a file")
+    p.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD (China time)")
+    p.add_argument("--to", dest="last", required=True, help="last day, included")
+    p.add_argument("--format", choices=FORMATS, default="xlsx")
+    p.add_argument("--kind", choices=KINDS, default="records")
+    p.add_argument("--output", type=Path, required=True)
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("report", help="print the paragraph for the annual 法治政府建设 report")
+    p.add_argument("--year", type=int, default=date.today().year)
+    p.set_defaults(handler=cmd_report)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("密码 (password): ")
+    if getpass.getpass("再输一次 (again): ") != first:
+        raise UserError("the two passwords differ; nothing was saved.")
+    return first
+
+
+def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.migrations import upgrade  # the first account is often made before the first `pufa serve`
+
+    upgrade(settings.sqlalchemy_url)
+    try:
+        password = _read_password(args.password_stdin)
+        with _session(settings) as session:
+            user = create_user(session, username=args.name, password=password, role=args.role)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"added {user.username} ({user.role})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        period = Period.parse(args.first, args.last, default=Period.year(date.today().year))
+    except PeriodError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with _session(settings) as session:
+        content = export_bytes(session, period, kind=args.kind, fmt=args.format)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_bytes(content)
+    print(f"wrote {args.output} ({len(content)} bytes, {args.kind}, {period.first} to {period.last})")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    with _session(settings) as session:
+        print(annual_paragraph(session, Period.year(args.year), settings))
+    return 0

@@ -1,0 +1,45 @@
+"""Retrieval benchmark: single warm question latency, index build time from scratch, peak RSS."""
+
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from indexing.build import build_index, load_retriever
+from indexing.embedder import Embedder
+from knowledge.corpus import Corpus
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def benchmark_retrieval(corpus: Corpus, embedder: Embedder, questions: Sequence[str],
+                        rounds: int = 3) -> dict[str, float]:
+    """Build the corpus' index from scratch in a temp dir, then time each question `rounds` times."""
+    with tempfile.TemporaryDirectory(prefix="pufa-bench-") as tmp:
+        start = time.perf_counter()
+        build_index(corpus, embedder, Path(tmp) / "index")
+        build_s = time.perf_counter() - start
+        retriever = load_retriever(Path(tmp) / "index", corpus, embedder)
+        retriever.search(questions[0])  # warm-up: first call loads jieba's dictionary
+        timings = []
+        for _ in range(rounds):
+            for q in questions:
+                t0 = time.perf_counter()
+                retriever.search(q, k=10)
+                timings.append((time.perf_counter() - t0) * 1000)
+    return {
+        "questions": len(questions) * rounds,
+        "query_ms_p50": round(float(np.percentile(timings, 50)), 2),
+        "query_ms_p99": round(float(np.percentile(timings, 99)), 2),
+        "index_build_s": round(build_s, 1),
+        "chunks": len(retriever.chunks),
+        "rss_mb": round(peak_rss_mb(), 1),
+    }

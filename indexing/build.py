@@ -1,0 +1,178 @@
+"""Index build and load: chunks → embeddings + keyword tokens on disk, with a manifest that guards loading.
+
+A build writes into a temporary sibling directory and renames it into place, so a crash never leaves
+a broken index; a rebuild re-embeds only chunks whose content hash changed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indexing.hubness import default_query_pool, hub_penalties
+from indexing.keyword_index import KeywordIndex
+from indexing.vector_index import VectorIndex
+from knowledge.chunking import Chunk, chunk_articles
+from knowledge.corpus import Corpus
+
+if TYPE_CHECKING:
+    from indexing.embedder import Embedder
+    from indexing.retrieval import Retriever
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.npy"
+PENALTIES = "hub_penalties.npy"
+KEYWORDS = "keywords.json"
+
+Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
+
+
+class IndexMismatchError(RuntimeError):
+    """The index on disk was built from another model or corpus than the one loaded now."""
+
+    def __init__(self, index_dir: Path, what: str, expected: str, found: str) -> None:
+        super().__init__(
+            f"The index in {index_dir} was built with {what} {found!r}, but {expected!r} is configured. "
+            "Rebuild it with `pufa build`."
+        )
+        self.what, self.expected, self.found = what, expected, found
+
+
+class IndexMissingError(FileNotFoundError):
+    def __init__(self, index_dir: Path) -> None:
+        super().__init__(f"No index in {index_dir}. Build it with `pufa build`.")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model_id: str
+    dim: int
+    corpus_checksum: str
+    source_sha256: str
+    laws: tuple[str, ...]
+    chunk_ids: tuple[str, ...]
+    chunk_hashes: tuple[str, ...]
+    format_version: int = FORMAT_VERSION
+    built_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    reused_vectors: int = 0  # how many chunks this build did not need to re-embed
+
+    def write(self, directory: Path) -> None:
+        (directory / MANIFEST).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def read(cls, directory: Path) -> Manifest:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        for key in ("laws", "chunk_ids", "chunk_hashes"):
+            data[key] = tuple(data[key])
+        return cls(**data)
+
+
+def _previous_vectors(out_dir: Path, model_id: str) -> dict[str, np.ndarray]:
+    """content hash → vector from the index being replaced, if it used the same model."""
+    try:
+        old = Manifest.read(out_dir)
+        vectors = np.load(out_dir / VECTORS, allow_pickle=False)
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+    if old.model_id != model_id or len(old.chunk_hashes) != len(vectors):
+        return {}
+    return dict(zip(old.chunk_hashes, vectors, strict=True))
+
+
+def _embed(chunks: Sequence[Chunk], embedder: Embedder, reuse: dict[str, np.ndarray],
+           progress: Progress | None, batch_size: int = 32) -> np.ndarray:
+    vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
+    todo = [i for i, c in enumerate(chunks) if c.content_hash not in reuse]
+    for i, c in enumerate(chunks):
+        if c.content_hash in reuse:
+            vectors[i] = reuse[c.content_hash]
+    for start in range(0, len(todo), batch_size):
+        rows = todo[start:start + batch_size]
+        vectors[rows] = embedder.encode_documents([chunks[i].text for i in rows], batch_size=batch_size)
+        if progress:
+            progress(min(start + batch_size, len(todo)), len(todo))
+    return vectors
+
+
+def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Progress | None = None,
+                query_pool: Sequence[str] | None = None) -> Manifest:
+    """Build (or incrementally rebuild) the index of a corpus into out_dir.
+
+    query_pool: typical questions for the hubness correction (default: the shipped pool).
+    """
+    chunks = chunk_articles(corpus.articles)
+    reuse = _previous_vectors(out_dir, embedder.model_id)
+    vectors = _embed(chunks, embedder, reuse, progress)
+    pool = list(default_query_pool() if query_pool is None else query_pool)
+    pool_vectors = embedder.encode_queries(pool) if pool else np.zeros((0, embedder.dim), dtype=np.float32)
+    penalties = hub_penalties(vectors, pool_vectors)
+    manifest = Manifest(
+        model_id=embedder.model_id,
+        dim=embedder.dim,
+        corpus_checksum=corpus.checksum,
+        source_sha256=corpus.source_sha256,
+        laws=corpus.laws,
+        chunk_ids=tuple(c.id for c in chunks),
+        chunk_hashes=tuple(c.content_hash for c in chunks),
+        reused_vectors=sum(c.content_hash in reuse for c in chunks),
+    )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        VectorIndex(vectors, penalties).save(tmp / VECTORS, tmp / PENALTIES)
+        KeywordIndex.build(c.text for c in chunks).save(tmp / KEYWORDS)
+        manifest.write(tmp)  # written last: a directory without it is never taken for an index
+        _swap_into_place(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    """Replace target by new; the old index stays readable until the final rename."""
+    old = target.with_name(f".{target.name}-old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def check_manifest(index_dir: Path, corpus: Corpus, model_id: str) -> Manifest:
+    """Read the manifest and refuse an index built from another model or corpus."""
+    if not (index_dir / MANIFEST).is_file():
+        raise IndexMissingError(index_dir)
+    manifest = Manifest.read(index_dir)
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(index_dir, "format version", str(FORMAT_VERSION), str(manifest.format_version))
+    if manifest.model_id != model_id:
+        raise IndexMismatchError(index_dir, "embedding model", model_id, manifest.model_id)
+    if manifest.corpus_checksum != corpus.checksum:
+        raise IndexMismatchError(index_dir, "corpus checksum", corpus.checksum, manifest.corpus_checksum)
+    return manifest
+
+
+def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder) -> Retriever:
+    """Load a built index for the given corpus and model, ready to answer questions."""
+    from indexing.retrieval import Retriever
+
+    manifest = check_manifest(index_dir, corpus, embedder.model_id)
+    chunks = chunk_articles(corpus.articles)
+    if tuple(c.id for c in chunks) != manifest.chunk_ids:
+        raise IndexMismatchError(index_dir, "chunking", "current chunk ids", "other chunk ids")
+    return Retriever(
+        corpus=corpus,
+        chunks=chunks,
+        vectors=VectorIndex.load(index_dir / VECTORS, index_dir / PENALTIES),
+        keywords=KeywordIndex.load(index_dir / KEYWORDS),
+        embedder=embedder,
+    )

@@ -1,0 +1,76 @@
+"""Retrieval evaluation: recall@k, hit@k, MRR@10 and nDCG@10 (binary relevance) per retriever."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+KS = (1, 3, 5, 10, 20)
+RETRIEVERS = ("hybrid", "bm25", "dense")
+
+
+class QuestionFileError(ValueError):
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        super().__init__(f"{path}, line {line}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    query: str
+    gold: frozenset[str]  # Article.key values: "中华人民共和国民法典:1079"
+    split: str | None = None  # "tune" / "heldout" where the file says so
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a JSON Lines file of {"query", "gold": [{"law", "article"}]}; other keys are ignored."""
+    questions = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            gold = frozenset(f"{g['law']}:{int(g['article'])}" for g in item["gold"])
+            query = str(item["query"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise QuestionFileError(path, n, f"expected {{'query': ..., 'gold': [{{'law': ..., 'article': N}}]}} "
+                                              f"({exc.__class__.__name__}: {exc})") from exc
+        if not gold:
+            raise QuestionFileError(path, n, "'gold' is empty")
+        questions.append(Question(query=query, gold=gold, split=item.get("split")))
+    if not questions:
+        raise QuestionFileError(path, 0, "no questions in the file")
+    return questions
+
+
+def question_metrics(ranked: Sequence[str], gold: frozenset[str]) -> dict[str, float]:
+    """Metrics of one ranked list of article keys against its gold set."""
+    out: dict[str, float] = {}
+    for k in KS:
+        found = len(gold.intersection(ranked[:k]))
+        out[f"recall@{k}"] = found / len(gold)
+        out[f"hit@{k}"] = float(found > 0)
+    first = next((i for i, key in enumerate(ranked[:10], start=1) if key in gold), None)
+    out["mrr@10"] = 1.0 / first if first else 0.0
+    dcg = sum(1.0 / math.log2(i + 1) for i, key in enumerate(ranked[:10], start=1) if key in gold)
+    ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(gold), 10) + 1))
+    out["ndcg@10"] = dcg / ideal
+    return out
+
+
+def mean_metrics(per_question: Iterable[dict[str, float]]) -> dict[str, float]:
+    rows = list(per_question)
+    return {name: round(sum(r[name] for r in rows) / len(rows), 4) for name in rows[0]} if rows else {}
+
+
+def evaluate(questions: Sequence[Question], search: Callable[[str, str, int], list[str]],
+             retrievers: Sequence[str] = RETRIEVERS) -> dict[str, object]:
+    """search(query, retriever, k) → ranked article keys. Returns {"n": N, "retrievers": {name: metrics}}."""
+    depth = max(KS)
+    results = {
+        name: mean_metrics(question_metrics(search(q.query, name, depth), q.gold) for q in questions)
+        for name in retrievers
+    }
+    return {"n": len(questions), "retrievers": results}

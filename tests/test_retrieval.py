@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexing.keyword_index import tokenize
+from indexing.query import expand_question
+from indexing.retrieval import Retriever
+
+CIVIL = "中华人民共和国民法典"
+
+
+def test_loan_question_finds_the_loan_articles(mini_retriever: Retriever) -> None:
+    hits = mini_retriever.search("邻居借了我五千块钱一直不还怎么办", k=3)
+    assert f"{CIVIL}:675" in [h.article.key for h in hits]
+
+
+def test_elderly_support_question(mini_retriever: Retriever) -> None:
+    hits = mini_retriever.search("我爸妈老了，哥哥不给养老钱怎么办", k=3)
+    assert f"{CIVIL}:1067" in [h.article.key for h in hits]
+
+
+@pytest.mark.parametrize("question", ["民法典第1079条说的什么", "《民法典》第一千零七十九条", "1079条是啥意思"])
+def test_cited_article_comes_first(mini_retriever: Retriever, question: str) -> None:
+    first = mini_retriever.search(question, k=5)[0]
+    assert first.article.key == f"{CIVIL}:1079"
+    assert "direct" in first.retrievers
+
+
+def test_citation_of_an_article_outside_the_corpus_is_ignored(mini_retriever: Retriever) -> None:
+    hits = mini_retriever.search("民法典第1250条", k=5)
+    assert all("direct" not in h.retrievers for h in hits)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+def test_results_are_distinct_articles_within_k(mini_retriever: Retriever, mode: str) -> None:
+    hits = mini_retriever.search("离婚后孩子归谁抚养", k=7, mode=mode)
+    keys = [h.article.key for h in hits]
+    assert 0 < len(keys) <= 7 and len(set(keys)) == len(keys)
+    assert all(h.chunk_id.split("#")[0].endswith(str(h.article.number)) for h in hits)
+
+
+def test_dense_mode_matches_brute_force(mini_retriever: Retriever) -> None:
+    question = "狗把人咬伤了谁赔"
+    index = mini_retriever.vectors
+    q = mini_retriever.embedder.encode_query(expand_question(question))
+    raw = index.vectors @ q
+    ranked = raw - index.penalties  # hubness-corrected, as the index ranks
+    best: dict[str, int] = {}
+    for row in np.argsort(-ranked):
+        best.setdefault(mini_retriever.chunks[row].article_key, int(row))
+    hits = mini_retriever.search(question, k=5, mode="dense")
+    assert [h.article.key for h in hits] == list(best)[:5]
+    for h in hits:
+        assert h.dense_score == pytest.approx(float(raw[best[h.article.key]]), abs=1e-5)
+        assert h.chunk_id == mini_retriever.chunks[best[h.article.key]].id
+
+
+def test_bm25_mode_matches_keyword_scores(mini_retriever: Retriever) -> None:
+    question = "儿子不给赡养费"
+    scores = mini_retriever.keywords.scores(expand_question(question))
+    assert tokenize(question)
+    best: dict[str, float] = {}
+    for row in np.argsort(-scores):
+        if scores[row] > 0:
+            best.setdefault(mini_retriever.chunks[row].article_key, float(scores[row]))
+    hits = mini_retriever.search(question, k=5, mode="bm25")
+    assert [h.article.key for h in hits] == list(best)[:5]
+
+
+def test_hybrid_hits_carry_both_scores(mini_retriever: Retriever) -> None:
+    hits = mini_retriever.search("宅基地被邻居占了", k=5)
+    assert hits and all(h.dense_score is not None for h in hits)
+    assert any(h.bm25_score for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_question_finds_nothing(mini_retriever: Retriever, question: str) -> None:
+    assert mini_retriever.search(question) == []
+
+
+def test_odd_unicode_does_not_crash(mini_retriever: Retriever) -> None:
+    for question in ["😀😀😀", "\u200b\u200d", "𠀀𠀁龘", "<xml>]]></xml>", "a" * 5000]:
+        assert isinstance(mini_retriever.search(question, k=3), list)
+
+
+def test_unknown_mode_is_refused(mini_retriever: Retriever) -> None:
+    with pytest.raises(ValueError, match="Unknown retrieval mode 'fuzzy'"):
+        mini_retriever.search("借钱", mode="fuzzy")
