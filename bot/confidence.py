@@ -1,9 +1,11 @@
 """Confidence: how sure we are that the retrieved articles answer the question, from 0 to 1.
 
 The fused retrieval score is only comparable within one question, so it cannot say "nothing relevant".
-The dense cosine can: multilingual-e5 gives about 0.75–0.9 for a relevant article and less for an
-unrelated one. Agreement between retrievers (found by both keywords and meaning) adds to it, and an
-article the villager cited directly is certain.
+Nor can the raw e5 cosine (0.8–0.9 for legal and off-topic questions alike). The hubness-corrected
+margin can (Hit.dense_margin = cosine minus the chunk's typical cosine to villager questions).
+Measured on the dev set's tuning split and 25 off-topic messages (天气, 充话费, 红烧肉 …): at a
+margin of -0.005, 93% of legal questions are answered and 80% of off-topic ones get the honest
+"nothing found" reply. An article the villager cited directly is certain.
 """
 
 from __future__ import annotations
@@ -14,23 +16,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from indexing.retrieval import Hit
 
-# Below the floor a cosine says nothing; at the ceiling it is as sure as a dense score gets.
-DENSE_FLOOR = 0.74
-DENSE_CEILING = 0.88
-# Share of a hit's strength that comes from the dense cosine; the rest from retriever agreement.
-DENSE_WEIGHT = 0.8
+# Margins mapped linearly onto 0..1: off-topic messages sit below the floor, clear matches above
+# the ceiling (5th–95th percentiles of the measurement above). The composer's MIN_CONFIDENCE 0.35
+# corresponds to a margin of -0.0055.
+MARGIN_FLOOR = -0.03
+MARGIN_CEILING = 0.04
 
 
 def hit_strength(hit: Hit) -> float:
-    """0..1 for one hit: 1.0 when cited directly, else scaled cosine plus a bonus when retrievers agree."""
+    """0..1 for one hit: 1.0 when cited directly, else its scaled dense margin."""
     if "direct" in hit.retrievers:
         return 1.0
-    dense = 0.0
-    if hit.dense_score is not None:
-        dense = (hit.dense_score - DENSE_FLOOR) / (DENSE_CEILING - DENSE_FLOOR)
-        dense = min(max(dense, 0.0), 1.0)
-    agree = 1.0 if len(set(hit.retrievers)) >= 2 else 0.0
-    return DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * agree
+    if hit.dense_margin is None:
+        return 0.0
+    scaled = (hit.dense_margin - MARGIN_FLOOR) / (MARGIN_CEILING - MARGIN_FLOOR)
+    return min(max(scaled, 0.0), 1.0)
 
 
 def confidence(hits: Sequence[Hit]) -> float:

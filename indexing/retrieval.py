@@ -39,6 +39,10 @@ class Hit:
     chunk_id: str  # the article's best-matching chunk
     dense_score: float | None = None  # raw cosine(question, best chunk); None in bm25-only mode
     bm25_score: float | None = None
+    # dense_score minus the chunk's hubness penalty: how much closer the question is to this chunk
+    # than the typical questions near it. Unlike the raw cosine it separates legal questions from
+    # off-topic ones, so it drives the bot's confidence.
+    dense_margin: float | None = None
 
 
 class Retriever:
@@ -116,8 +120,10 @@ class Retriever:
             if query is not None and dense_row is not None else None
         bm25_score = bm25[key][0] if key in bm25 else None
         best_row = dense_row if dense_row is not None else (bm25[key][1] if key in bm25 else self._rows_of[key][0])
+        dense_margin = dense_score - float(self.vectors.penalties[dense_row]) \
+            if dense_score is not None and dense_row is not None else None
         return Hit(article=article, score=float(score), retrievers=found_by, chunk_id=self.chunks[best_row].id,
-                   dense_score=dense_score, bm25_score=bm25_score)
+                   dense_score=dense_score, bm25_score=bm25_score, dense_margin=dense_margin)
 
     def _dense_best_row(self, key: str, query: np.ndarray | None) -> int | None:
         """The article's chunk closest to the question, for articles dense search did not rank."""

@@ -25,9 +25,11 @@ from tests.reply_checks import TOWNSHIP, assert_sendable, cited_articles
 DEBT_QUESTION = "邻居借了我五千块钱一直不还怎么办"
 
 
-def hit(article: Article, dense: float | None = 0.86, retrievers: tuple[str, ...] = ("bm25", "dense")) -> Hit:
+def hit(article: Article, margin: float | None = 0.025, retrievers: tuple[str, ...] = ("bm25", "dense")) -> Hit:
+    """A hit whose strength is set by its hubness-corrected dense margin (see bot/confidence.py)."""
     return Hit(
-        article, score=dense or 0.0, retrievers=retrievers, chunk_id=f"{article.key}#0", dense_score=dense
+        article, score=margin or 0.0, retrievers=retrievers, chunk_id=f"{article.key}#0",
+        dense_score=None if margin is None else 0.85, dense_margin=margin,
     )
 
 
@@ -37,8 +39,8 @@ def article(corpus: Corpus, law: str, number: int) -> Article:
     return found
 
 
-def hits_for(corpus: Corpus, numbers: list[int], law: str = "民法典", dense: float = 0.86) -> list[Hit]:
-    return [hit(article(corpus, law, n), dense) for n in numbers]
+def hits_for(corpus: Corpus, numbers: list[int], law: str = "民法典", margin: float = 0.025) -> list[Hit]:
+    return [hit(article(corpus, law, n), margin) for n in numbers]
 
 
 def quoted_blocks(answer: Answer) -> dict[str, str]:
@@ -133,10 +135,10 @@ def test_articles_missing_from_the_corpus_are_dropped(mini_corpus: Corpus) -> No
     cited_articles(answer.text, mini_corpus)
 
 
-@pytest.mark.parametrize("hits_dense", [[], [0.70], [0.72, 0.71, 0.70]])
-def test_weak_hits_give_a_plain_no_hit_reply(mini_corpus: Corpus, hits_dense: list[float]) -> None:
+@pytest.mark.parametrize("margins", [[], [-0.055], [-0.045, -0.05, -0.055]])
+def test_weak_hits_give_a_plain_no_hit_reply(mini_corpus: Corpus, margins: list[float]) -> None:
     unrelated = [article(mini_corpus, "宪法", n) for n in (1, 2, 5)]
-    hits = [hit(a, d, ("dense",)) for a, d in zip(unrelated, hits_dense, strict=False)]
+    hits = [hit(a, m, ("dense",)) for a, m in zip(unrelated, margins, strict=False)]
     answer = compose_answer("今天集市上猪肉多少钱一斤", hits, corpus=mini_corpus, township=TOWNSHIP)
     assert answer.no_hit and answer.cited == () and answer.more == ()
     assert NO_HIT_LINE in answer.text
@@ -147,7 +149,7 @@ def test_weak_hits_give_a_plain_no_hit_reply(mini_corpus: Corpus, hits_dense: li
 
 
 def test_min_confidence_decides_between_answer_and_no_hit(mini_corpus: Corpus) -> None:
-    hits = hits_for(mini_corpus, [675], dense=0.80)
+    hits = hits_for(mini_corpus, [675], margin=-0.005)
     lenient = compose_answer(DEBT_QUESTION, hits, corpus=mini_corpus, township=TOWNSHIP, min_confidence=0.1)
     strict = compose_answer(DEBT_QUESTION, hits, corpus=mini_corpus, township=TOWNSHIP, min_confidence=0.95)
     assert lenient.confidence == strict.confidence
@@ -224,12 +226,12 @@ def test_any_hits_give_a_sendable_reply_citing_only_real_articles(
     articles = data.draw(
         st.lists(st.sampled_from(full_corpus.articles), max_size=10, unique_by=lambda a: a.key)
     )
-    dense = data.draw(st.lists(st.floats(0.5, 0.95), min_size=len(articles), max_size=len(articles)))
+    margins = data.draw(st.lists(st.floats(-0.15, 0.07), min_size=len(articles), max_size=len(articles)))
     source = data.draw(st.sampled_from(articles)) if articles else None
     question = source.text[:30] if source else data.draw(st.text(max_size=40))
     answer = compose_answer(
         question,
-        [hit(a, d) for a, d in zip(articles, dense, strict=True)],
+        [hit(a, m) for a, m in zip(articles, margins, strict=True)],
         corpus=full_corpus,
         township=TOWNSHIP,
     )
@@ -243,6 +245,6 @@ def test_any_hits_give_a_sendable_reply_citing_only_real_articles(
 
 def test_a_strong_hit_outside_the_corpus_does_not_vouch_for_weak_ones(mini_corpus: Corpus) -> None:
     invented = Article("中华人民共和国刑法", 266, ("诈骗公私财物，数额较大的……",))
-    weak = hit(article(mini_corpus, "宪法", 1), 0.76, ("dense",))
-    answer = compose_answer("被人骗了钱", [hit(invented, 0.95), weak], corpus=mini_corpus, township=TOWNSHIP)
+    weak = hit(article(mini_corpus, "宪法", 1), -0.025, ("dense",))
+    answer = compose_answer("被人骗了钱", [hit(invented, 0.07), weak], corpus=mini_corpus, township=TOWNSHIP)
     assert answer.no_hit and "《" not in answer.text

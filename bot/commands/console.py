@@ -1,13 +1,14 @@
-"""`pufa user add`, `pufa export` and `pufa report`: console accounts and staff reports from the shell."""
+"""`pufa user add`, `pufa stats`, `pufa export` and `pufa report`: console accounts and staff figures from the shell."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from bot.db import make_engine, make_session_factory
 from bot.reports import FORMATS, KINDS, annual_paragraph, export_bytes
 from bot.settings import Settings
 from bot.statistics import Period, PeriodError
+from bot.stats import consultation_stats
 from bot.users import ROLES, UserError, create_user
 
 
@@ -34,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=KINDS, default="records")
     p.add_argument("--output", type=Path, required=True)
     p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("stats", help="consultation counts (all time, or --from/--to in China time)")
+    p.add_argument("--from", dest="first", help="first day, YYYY-MM-DD")
+    p.add_argument("--to", dest="last", help="last day, included")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_stats)
 
     p = sub.add_parser("report", help="print the paragraph for the annual 法治政府建设 report")
     p.add_argument("--year", type=int, default=date.today().year)
@@ -91,4 +99,26 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     with _session(settings) as session:
         print(annual_paragraph(session, Period.year(args.year), settings))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.migrations import upgrade  # a fresh install has no tables yet: count zero, don't crash
+
+    bounds: dict[str, datetime] = {}
+    if args.first or args.last:
+        try:
+            period = Period.parse(args.first, args.last, default=Period(date(2000, 1, 1), date.today()))
+        except PeriodError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        bounds = {"start": period.start, "end": period.end}
+    upgrade(settings.sqlalchemy_url)
+    with _session(settings) as session:
+        stats = consultation_stats(session, **bounds)
+    if args.json:
+        print(json.dumps(stats, ensure_ascii=False, default=str))
+    else:
+        for key, value in stats.items():
+            print(f"{key}: {value}")
     return 0

@@ -1,0 +1,99 @@
+"""Consultation: one question → retrieval and a composed answer within the reply budget, else a fallback.
+
+Retrieval runs on a small pool of its own so that a slow or stuck search costs the villager a fallback
+reply, never WeChat's "该公众号暂时无法提供服务".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from bot import replies, topics
+from bot.answer import Answer, compose_answer, compose_more
+from bot.emergency import emergency_lines, is_emergency
+from bot.township import Township
+from indexing.retrieval import Hit, Retriever
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 500  # longer messages are pasted documents; their start carries the question
+RETRIEVAL_K = 10
+
+
+def clean_question(text: str) -> str:
+    """NFKC text without control, format (zero-width) or unassigned characters, whitespace collapsed;
+    "" when no letter or digit is left (emoji only, punctuation only, blank)."""
+    normal = unicodedata.normalize("NFKC", text)
+    kept = "".join(ch for ch in normal if ch.isspace() or not unicodedata.category(ch).startswith("C"))
+    collapsed = " ".join(kept.split())
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in collapsed):
+        return ""
+    return collapsed[:MAX_QUESTION_CHARS]
+
+
+def describe_error(exc: BaseException) -> str:
+    """Exception type and where it was raised, without its message (which may quote the question)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"{type(exc).__name__}{where}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a question got: the hits, the answer and whether it is the fallback."""
+
+    hits: tuple[Hit, ...]
+    answer: Answer
+    fallback: bool = False
+
+
+class Consultant:
+    """Answers questions from a Retriever, each within a deadline."""
+
+    def __init__(self, retriever: Retriever, township: Township, *, workers: int = 2) -> None:
+        self.retriever = retriever
+        self.township = township
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pufa-retrieval")
+
+    def ask(self, question: str, *, deadline: float) -> Outcome:
+        """The composed answer, or the fallback when retrieval fails or would miss `deadline` (monotonic)."""
+        future = self._pool.submit(self._answer, question)
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            future.cancel()  # still queued behind slow searches: drop it
+            log.warning("retrieval missed the reply budget; sending the fallback")
+        except Exception as exc:  # noqa: BLE001 - any failure must still give the villager a reply
+            log.error("retrieval or composing failed: %s", describe_error(exc))
+        return Outcome(hits=(), answer=self._fallback(question), fallback=True)
+
+    def more(self, keys: tuple[str, ...]) -> Answer:
+        """The next held-back articles of a user's last question."""
+        return compose_more(keys, corpus=self.retriever.corpus, township=self.township)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _answer(self, question: str) -> Outcome:
+        hits = tuple(self.retriever.search(question, k=RETRIEVAL_K))
+        answer = compose_answer(question, hits, corpus=self.retriever.corpus, township=self.township)
+        return Outcome(hits=hits, answer=answer)
+
+    def _fallback(self, question: str) -> Answer:
+        emergency = is_emergency(question)
+        text = "\n".join((*emergency_lines(question), replies.fallback(self.township)))
+        return Answer(
+            text=text,
+            category=topics.OTHER,
+            cited=(),
+            more=(),
+            confidence=0.0,
+            no_hit=False,
+            emergency=emergency,
+        )

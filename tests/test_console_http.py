@@ -1,0 +1,259 @@
+"""The console over real HTTP (httpx → uvicorn on loopback): who may do what, CSRF, lock-out, cookies."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.app import create_app
+from bot.auth import MAX_FAILURES, LoginAttempts
+from bot.curated import CuratedAnswer, create_curated
+from bot.reviews import Review
+from bot.users import VOLUNTEER, ConsoleUser, create_user
+from knowledge.corpus import Corpus
+from tests.fixtures.console import PASSWORD, STAFF_NAME, VOLUNTEER_NAME, console_app, console_settings
+from tests.fixtures.web import LiveServer, live_settings, run_live_server
+
+STAFF_PAGES = (
+    "/console/stats",
+    "/console/export?kind=records&format=xlsx",
+    "/console/users",
+    "/console/curated",
+)
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def _token(html: str) -> str:
+    match = _TOKEN.search(html)
+    assert match, "the page has no form token"
+    return match.group(1)
+
+
+def log_in(
+    client: httpx.Client, username: str, password: str = PASSWORD, *, next_path: str = ""
+) -> httpx.Response:
+    form = client.get("/console/login")
+    return client.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": _token(form.text), "next": next_path},
+    )
+
+
+@pytest.fixture
+def client(console_server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=10) as c:
+        yield c
+
+
+def _staff(client: httpx.Client) -> str:
+    """Log in as staff; returns the session's form token."""
+    assert log_in(client, STAFF_NAME).status_code == 303
+    return _token(client.get("/console/queue").text)
+
+
+def _reviews(db: Session) -> int:
+    return db.scalar(select(func.count(Review.id))) or 0
+
+
+@pytest.mark.parametrize(
+    "path", ["/console", "/console/queue?low=1", "/console/consultations/1", *STAFF_PAGES]
+)
+def test_anonymous_visitors_are_sent_to_the_login_page(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    if path == "/console":
+        response = client.get(response.headers["location"])
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/console/login?next=/console/")
+    posted = client.post("/console/consultations/1/review", data={"verdict": "correct"})
+    assert (posted.status_code, posted.headers["location"]) == (303, "/console/login")
+
+
+def test_after_login_the_user_returns_to_the_page_asked_for_and_never_elsewhere(client: httpx.Client) -> None:
+    assert (
+        log_in(client, VOLUNTEER_NAME, next_path="/console/queue?person=1").headers["location"]
+        == "/console/queue?person=1"
+    )
+    client.cookies.clear()
+    assert (
+        log_in(client, VOLUNTEER_NAME, next_path="https://evil.example/").headers["location"]
+        == "/console/queue"
+    )
+
+
+@pytest.mark.parametrize("path", STAFF_PAGES)
+def test_volunteers_may_review_but_not_see_staff_pages(client: httpx.Client, path: str) -> None:
+    log_in(client, VOLUNTEER_NAME)
+    assert client.get("/console/queue").status_code == 200
+    response = client.get(path)
+    assert response.status_code == 403
+    assert "只对工作人员开放" in response.text
+
+
+def test_volunteers_cannot_add_users_even_with_a_valid_form(
+    client: httpx.Client, console_db: Session
+) -> None:
+    log_in(client, VOLUNTEER_NAME)
+    token = _token(client.get("/console/queue").text)
+    response = client.post(
+        "/console/users",
+        data={"csrf_token": token, "username": "sneaky", "password": "long-enough-pass", "role": "staff"},
+    )
+    assert response.status_code == 403
+    assert console_db.scalar(select(ConsoleUser).where(ConsoleUser.username == "sneaky")) is None
+
+
+@pytest.mark.parametrize(("data", "headers"), [
+    ({}, {}),  # no token at all
+    ({"csrf_token": "forged"}, {}),
+    ({"csrf_token": None}, {"Origin": "http://evil.example"}),  # None: the session's real token
+    ({"csrf_token": None}, {"Sec-Fetch-Site": "cross-site"}),
+    ({"csrf_token": None}, {"Sec-Fetch-Site": "same-site"}),  # another port of 127.0.0.1 is same-site
+])  # fmt: skip
+def test_forged_posts_are_refused_and_change_nothing(
+    client: httpx.Client, console_db: Session, data: dict[str, str | None], headers: dict[str, str]
+) -> None:
+    token = _staff(client)
+    before = _reviews(console_db)
+    form = {"verdict": "wrong", **{k: v or token for k, v in data.items()}}
+    response = client.post("/console/consultations/2/review", data=form, headers=headers)
+    assert response.status_code == 403
+    assert "表单已失效" in response.text
+    assert _reviews(console_db) == before
+
+
+def test_the_real_form_with_same_origin_headers_is_accepted(
+    client: httpx.Client, console_server: LiveServer, console_db: Session
+) -> None:
+    token = _staff(client)
+    before = _reviews(console_db)
+    response = client.post(
+        "/console/consultations/3/review",
+        data={"csrf_token": token, "verdict": "correct"},
+        headers={"Origin": console_server.url, "Sec-Fetch-Site": "same-origin"},
+    )
+    assert (response.status_code, response.headers["location"]) == (303, "/console/consultations/3?saved=1")
+    assert _reviews(console_db) == before + 1
+
+
+def test_login_needs_its_own_form_token(client: httpx.Client) -> None:
+    response = client.post(
+        "/console/login", data={"username": STAFF_NAME, "password": PASSWORD, "csrf_token": "guessed"}
+    )
+    assert response.status_code == 403
+    assert "pufa_console" not in response.headers.get("set-cookie", "")
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(
+    client: httpx.Client, console_db: Session
+) -> None:
+    create_user(console_db, username="zhao", password=PASSWORD, role=VOLUNTEER)
+    statuses = [log_in(client, "zhao", "wrong-password").status_code for _ in range(MAX_FAILURES)]
+    assert statuses == [401] * (MAX_FAILURES - 1) + [429]
+    locked = log_in(client, "zhao", PASSWORD)
+    assert locked.status_code == 429 and "锁定15分钟" in locked.text
+    assert "pufa_console" not in client.cookies
+    console_db.expire_all()
+    assert console_db.get(LoginAttempts, "zhao").locked_until is not None  # type: ignore[union-attr]
+
+
+def test_logging_out_ends_the_session_on_the_server(client: httpx.Client) -> None:
+    token = _staff(client)
+    old_cookie = client.cookies["pufa_console"]
+    assert client.post("/console/logout", data={"csrf_token": token}).headers["location"] == "/console/login"
+    client.cookies.set("pufa_console", old_cookie)  # a copied cookie is no use after logout
+    assert client.get("/console/queue").status_code == 303
+
+
+def test_pages_forbid_framing_caching_and_foreign_scripts(client: httpx.Client) -> None:
+    _staff(client)
+    headers = client.get("/console/queue").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert (headers["x-frame-options"], headers["cache-control"]) == ("DENY", "no-store")
+    css = client.get("/console/static/console.css")
+    assert css.status_code == 200 and "@media" in css.text
+
+
+def test_production_cookies_are_secure_httponly_and_samesite(
+    tmp_path: Path, console_db_url: str, mini_corpus: Corpus
+) -> None:
+    settings = console_settings(tmp_path, console_db_url, env="production")
+    with (
+        run_live_server(console_app(settings, mini_corpus), settings, tmp_path / "server.log") as live,
+        httpx.Client(base_url=live.url, follow_redirects=False) as client,
+    ):
+        form = client.get("/console/login")
+        login_cookie = form.headers["set-cookie"].lower()
+        token = _token(form.text)
+        # httpx, like a browser, keeps Secure cookies off plain HTTP: send this one by hand.
+        response = client.post(
+            "/console/login",
+            headers={"Cookie": f"pufa_login_csrf={token}"},
+            data={"username": STAFF_NAME, "password": PASSWORD, "csrf_token": token},
+        )
+        session_cookie = response.headers.get_list("set-cookie")[0].lower()
+    assert all(
+        flag in login_cookie for flag in ("secure", "httponly", "samesite=strict", "path=/console/login")
+    )
+    assert all(
+        flag in session_cookie
+        for flag in ("pufa_console=", "secure", "httponly", "samesite=lax", "path=/console")
+    )
+
+
+def test_the_production_app_serves_the_console(tmp_path: Path) -> None:
+    app = create_app(live_settings(tmp_path, "sqlite:///" + str(tmp_path / "pufa.db")))
+    assert app.url_path_for("login_form") == "/console/login"
+    assert app.url_path_for("export") == "/console/export"
+    assert app.url_path_for("console-static", path="console.css") == "/console/static/console.css"
+
+
+def test_staff_edit_and_retire_a_curated_answer(client: httpx.Client, console_db: Session) -> None:
+    author = console_db.scalars(select(ConsoleUser).where(ConsoleUser.username == STAFF_NAME)).one()
+    item = create_curated(
+        console_db,
+        question="借钱不还怎么办",
+        answer="先协商。",
+        category="借贷欠款",
+        article_keys=["中华人民共和国民法典:675"],
+        author=author,
+    )
+    token = _staff(client)
+    assert "先协商。" in client.get("/console/curated").text
+    edit = {
+        "csrf_token": token,
+        "question": "借钱不还怎么办",
+        "answer": "可以申请人民调解。",
+        "category": "借贷欠款",
+        "article": "中华人民共和国民法典:675",
+    }
+    bad = client.post(f"/console/curated/{item.id}", data={**edit, "more_articles": "民法典第9999条"})
+    assert bad.status_code == 400 and "条文不存在" in bad.text
+    saved = client.post(f"/console/curated/{item.id}", data={**edit, "more_articles": "民法典第1079条"})
+    assert saved.status_code == 303
+    page = client.get(f"/console/curated/{item.id}").text
+    assert "可以申请人民调解。" in page and "《民法典》第一千零七十九条" in page
+    client.post(f"/console/curated/{item.id}/retire", data={"csrf_token": token, "retired": "1"})
+    assert "可以申请人民调解。" not in client.get("/console/curated").text
+    assert "可以申请人民调解。" in client.get("/console/curated?retired=1").text
+    console_db.expire_all()
+    assert console_db.get(CuratedAnswer, item.id).article_keys == [  # type: ignore[union-attr]
+        "中华人民共和国民法典:675",
+        "中华人民共和国民法典:1079",
+    ]
+
+
+def test_staff_cannot_demote_or_disable_themselves(client: httpx.Client, console_db: Session) -> None:
+    token = _staff(client)
+    me = console_db.scalars(select(ConsoleUser).where(ConsoleUser.username == STAFF_NAME)).one()
+    response = client.post(
+        f"/console/users/{me.id}", data={"csrf_token": token, "role": "volunteer", "active": "1"}
+    )
+    assert response.status_code == 400 and "不能停用自己的账号或更改自己的角色" in response.text
+    console_db.refresh(me)
+    assert me.role == "staff"
