@@ -6,10 +6,19 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from bot.commands import bench, console, retrieval
-from bot.settings import Settings
+from pydantic import ValidationError
+
+from bot.commands import bench, console, ops, retrieval
+from bot.settings import Settings, SettingsError
+from indexing.build import IndexMismatchError, IndexMissingError
+from indexing.embedder import EmbedderConfigError, ModelNotAvailableError
+from indexing.evaluation import QuestionFileError
+from knowledge.corpus import CorpusError
+from knowledge.sources import SourceError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+USER_ERRORS = (QuestionFileError, IndexMismatchError, IndexMissingError, CorpusError, SourceError,
+               EmbedderConfigError, ModelNotAvailableError, SettingsError, ValidationError)
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pufa", description="普法助手: legal consultation bot for a township")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
-    for module in (retrieval, bench, console):
+    for module in (retrieval, bench, console, ops):
         module.register(sub)
     return parser
 
@@ -38,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    return handler(args, Settings())
+    try:
+        return handler(args, Settings())
+    except USER_ERRORS as exc:
+        # Errors a user can fix (bad file, missing index, bad setting): the message, not a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

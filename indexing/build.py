@@ -89,12 +89,13 @@ def _previous_vectors(out_dir: Path, model_id: str) -> dict[str, np.ndarray]:
 
 
 def _embed(chunks: Sequence[Chunk], embedder: Embedder, reuse: dict[str, np.ndarray],
-           progress: Progress | None, batch_size: int = 32) -> np.ndarray:
+           progress: Progress | None, batch_size: int = 16) -> np.ndarray:
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
-    todo = [i for i, c in enumerate(chunks) if c.content_hash not in reuse]
     for i, c in enumerate(chunks):
         if c.content_hash in reuse:
             vectors[i] = reuse[c.content_hash]
+    # Batches of similar length waste little on padding; small batches suit 2 cores best.
+    todo = sorted((i for i, c in enumerate(chunks) if c.content_hash not in reuse), key=lambda i: len(chunks[i].text))
     for start in range(0, len(todo), batch_size):
         rows = todo[start:start + batch_size]
         vectors[rows] = embedder.encode_documents([chunks[i].text for i in rows], batch_size=batch_size)

@@ -1,0 +1,130 @@
+"""Index build and load: manifest, atomic replacement, incremental re-embedding, refusal of mismatches."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexing.build import (
+    MANIFEST,
+    IndexMismatchError,
+    IndexMissingError,
+    Manifest,
+    build_index,
+    load_retriever,
+)
+from indexing.embedder import Embedder
+from knowledge.chunking import chunk_articles
+from knowledge.corpus import Corpus
+
+POOL = ("邻居借钱不还", "老人没人养", "调解协议算数吗")
+
+
+class CountingEmbedder:
+    """The real embedder, counting how many documents it is asked to embed (and able to fail)."""
+
+    def __init__(self, inner: Embedder, *, model_id: str | None = None, fail_after: int | None = None) -> None:
+        self.inner = inner
+        self.model_id = model_id or inner.model_id
+        self.dim = inner.dim
+        self.documents = 0
+        self.fail_after = fail_after
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        if self.fail_after is not None and self.documents >= self.fail_after:
+            raise RuntimeError("embedding crashed")
+        self.documents += len(texts)
+        return self.inner.encode_documents(texts, batch_size=batch_size)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.encode_queries(texts)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.inner.encode_query(text)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(mini_corpus: Corpus) -> Corpus:
+    return mini_corpus.subset(lambda a: a.short_law == "人民调解法" and a.number <= 12)
+
+
+def _edited(corpus: Corpus, number: int) -> Corpus:
+    articles = tuple(
+        dataclasses.replace(a, paragraphs=(*a.paragraphs, "（测试用的修改）")) if a.number == number else a
+        for a in corpus.articles
+    )
+    return Corpus(articles, corpus.source_sha256)
+
+
+def test_build_writes_a_manifest_that_describes_the_index(tmp_path: Path, small_corpus: Corpus,
+                                                          embedder: Embedder) -> None:
+    manifest = build_index(small_corpus, embedder, tmp_path / "index", query_pool=POOL)
+    assert Manifest.read(tmp_path / "index") == manifest
+    chunks = chunk_articles(small_corpus.articles)
+    assert manifest.chunk_ids == tuple(c.id for c in chunks)
+    assert manifest.chunk_hashes == tuple(c.content_hash for c in chunks)
+    assert manifest.model_id == embedder.model_id and manifest.dim == embedder.dim
+    assert manifest.corpus_checksum == small_corpus.checksum and manifest.reused_vectors == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"], "no temporary directory may be left"
+    retriever = load_retriever(tmp_path / "index", small_corpus, embedder)
+    assert retriever.search("调解协议有没有法律效力", k=3)
+
+
+def test_rebuild_re_embeds_only_changed_chunks(tmp_path: Path, small_corpus: Corpus, embedder: Embedder) -> None:
+    out = tmp_path / "index"
+    first = CountingEmbedder(embedder)
+    build_index(small_corpus, first, out, query_pool=POOL)
+    assert first.documents == len(chunk_articles(small_corpus.articles))
+
+    again = CountingEmbedder(embedder)
+    assert build_index(small_corpus, again, out, query_pool=POOL).reused_vectors == first.documents
+    assert again.documents == 0
+
+    edited = _edited(small_corpus, 5)
+    third = CountingEmbedder(embedder)
+    manifest = build_index(edited, third, out, query_pool=POOL)
+    assert third.documents == 1 and manifest.reused_vectors == first.documents - 1
+    fresh = embedder.encode_documents([c.text for c in chunk_articles(edited.articles)])
+    np.testing.assert_allclose(np.load(out / "vectors.npy"), fresh, atol=1e-5)
+
+
+def test_a_crash_during_build_leaves_the_old_index_usable(tmp_path: Path, small_corpus: Corpus,
+                                                          embedder: Embedder) -> None:
+    out = tmp_path / "index"
+    build_index(small_corpus, embedder, out, query_pool=POOL)
+    before = (out / MANIFEST).read_text(encoding="utf-8")
+    with pytest.raises(RuntimeError, match="embedding crashed"):
+        build_index(_edited(small_corpus, 3), CountingEmbedder(embedder, fail_after=0), out, query_pool=POOL)
+    assert (out / MANIFEST).read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]
+    assert load_retriever(out, small_corpus, embedder).search("调解", k=1)
+
+
+def test_loading_refuses_another_model_or_corpus(tmp_path: Path, small_corpus: Corpus, embedder: Embedder) -> None:
+    out = tmp_path / "index"
+    build_index(small_corpus, embedder, out, query_pool=POOL)
+    with pytest.raises(IndexMismatchError, match="embedding model.*pufa build"):
+        load_retriever(out, small_corpus, CountingEmbedder(embedder, model_id="other-model"))  # type: ignore[arg-type]
+    with pytest.raises(IndexMismatchError, match="corpus checksum.*pufa build"):
+        load_retriever(out, _edited(small_corpus, 2), embedder)
+
+
+def test_loading_a_missing_index_says_how_to_build_it(tmp_path: Path, small_corpus: Corpus,
+                                                      embedder: Embedder) -> None:
+    with pytest.raises(IndexMissingError, match="pufa build"):
+        load_retriever(tmp_path / "nothing", small_corpus, embedder)
+
+
+def test_hubness_penalties_come_from_the_query_pool(tmp_path: Path, small_corpus: Corpus,
+                                                    embedder: Embedder) -> None:
+    build_index(small_corpus, embedder, tmp_path / "a", query_pool=POOL)
+    build_index(small_corpus, embedder, tmp_path / "b", query_pool=())
+    with_pool = np.load(tmp_path / "a" / "hub_penalties.npy")
+    vectors = np.load(tmp_path / "a" / "vectors.npy")
+    expected = (vectors @ embedder.encode_queries(list(POOL)).T).mean(axis=1)  # k ≥ pool size: the mean
+    np.testing.assert_allclose(with_pool, expected, atol=1e-5)
+    assert not np.load(tmp_path / "b" / "hub_penalties.npy").any()

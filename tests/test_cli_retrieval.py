@@ -1,0 +1,85 @@
+"""`pufa build`, `pufa ask`, `pufa eval`, `pufa bench retrieval` through the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from indexing.embedder import DEFAULT_MODEL_DIR
+
+PUFA = Path(sys.executable).with_name("pufa")
+MEDIATION_LAW = "中华人民共和国人民调解法"
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory, converted_model_dir: Path) -> dict[str, str]:
+    """A data dir whose model cache is the session's converted model, and a one-law corpus."""
+    data = tmp_path_factory.mktemp("cli-data")
+    (data / "models").mkdir()
+    (data / "models" / DEFAULT_MODEL_DIR).symlink_to(converted_model_dir, target_is_directory=True)
+    env = {**os.environ, "PUFA_DATA_DIR": str(data), "PUFA_LAWS": json.dumps([MEDIATION_LAW])}
+    return env
+
+
+def pufa(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PUFA), *args], env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_build_then_rebuild_reuses_every_vector(cli_env: dict[str, str]) -> None:
+    first = pufa(cli_env, "build")
+    assert first.returncode == 0, first.stderr
+    assert "chunks: 35" in first.stdout and "re-embedded: 35" in first.stdout
+    assert "embedding" in first.stderr  # progress bar on stderr
+    second = pufa(cli_env, "build")
+    assert second.returncode == 0 and "re-embedded: 0" in second.stdout
+
+
+def test_ask_prints_citation_path_score_and_retrievers(cli_env: dict[str, str]) -> None:
+    done = pufa(cli_env, "ask", "村里调解委员会调解达成的协议算不算数", "-k", "3")
+    assert done.returncode == 0, done.stderr
+    assert "《中华人民共和国人民调解法》第" in done.stdout and "found by:" in done.stdout
+    hits = json.loads(pufa(cli_env, "ask", "人民调解法第三十一条", "--json").stdout)
+    assert hits[0]["citation"] == "《中华人民共和国人民调解法》第三十一条" and "direct" in hits[0]["retrievers"]
+    assert hits[0]["path"] and isinstance(hits[0]["score"], float)
+
+
+def test_eval_reports_every_metric_for_every_retriever(cli_env: dict[str, str], tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    rows = [
+        {"query": "调解达成的协议有没有法律约束力", "gold": [{"law": MEDIATION_LAW, "article": 31}], "x": 1},
+        {"query": "调解要不要交钱", "gold": [{"law": MEDIATION_LAW, "article": 4}]},
+    ]
+    questions.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    done = pufa(cli_env, "eval", "--questions", str(questions), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["n"] == 2 and set(report["retrievers"]) == {"hybrid", "bm25", "dense"}
+    for metrics in report["retrievers"].values():
+        assert {f"{m}@{k}" for m in ("recall", "hit") for k in (1, 3, 5, 10, 20)} | {"mrr@10", "ndcg@10"} \
+            == set(metrics)
+        assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    table = pufa(cli_env, "eval", "--questions", str(questions))
+    assert "mrr@10" in table.stdout and "hybrid" in table.stdout
+
+
+def test_eval_names_a_bad_question_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "x"}\n', encoding="utf-8")
+    done = pufa(cli_env, "eval", "--questions", str(bad))
+    assert done.returncode != 0 and "line 1" in done.stderr
+
+
+def test_bench_retrieval_prints_its_figures(cli_env: dict[str, str], tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"query": "调解协议", "gold": [{"law": MEDIATION_LAW, "article": 31}]},
+                                    ensure_ascii=False), encoding="utf-8")
+    done = pufa(cli_env, "bench", "retrieval", "--questions", str(questions), "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert {"query_ms_p50", "query_ms_p99", "index_build_s", "rss_mb"} <= set(figures)
+    assert figures["chunks"] == 35 and figures["query_ms_p50"] > 0
