@@ -87,14 +87,15 @@ class CustomerService:
                     finally:
                         self._tokens.release_token(self._appid)
                 if time.monotonic() > give_up:
-                    raise WeChatApiError(None, "another worker is renewing the access token and has not finished")
+                    raise WeChatApiError(None, "another worker's token renewal has not finished")
                 time.sleep(0.1)
 
     def _fetch_token(self) -> str:
         params = {"grant_type": "client_credential", "appid": self._appid, "secret": self._secret}
         data = self._json(lambda: self._client.get(self._base + "token", params=params))
         token = str(data["access_token"])
-        self._tokens.save_token(self._appid, token, expires_at=self._clock() + int(data.get("expires_in", 7200)))
+        expires_at = self._clock() + int(data.get("expires_in", 7200))
+        self._tokens.save_token(self._appid, token, expires_at=expires_at)
         return token
 
     def _post(self, endpoint: str, body: dict[str, Any], token: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # writers queue behind each other instead of failing with "locked"
+PG_CONNECT_TIMEOUT_S = 2
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -38,7 +39,10 @@ def make_engine(url: str | URL) -> Engine:
     """An engine for `url`; SQLite files get WAL, foreign keys and a busy timeout, and their folder made."""
     parsed = normalise_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        # A server that does not answer must fail fast: the reply budget is 5 s (records then spool).
+        postgres = parsed.get_backend_name() == "postgresql"
+        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S} if postgres else {}
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # Sessions move between FastAPI's worker threads; each connection is still used by one at a time.

@@ -33,7 +33,11 @@ def last_consultation_for_user(
 ) -> Consultation | None:
     """The user's newest consultation of the last `within_hours`, or None."""
     user_ref = pseudonymize(openid, secret_key=secret_key)
-    since = utc_now(now) - timedelta(hours=within_hours)
+    return last_consultation_for_ref(session, user_ref, since=utc_now(now) - timedelta(hours=within_hours))
+
+
+def last_consultation_for_ref(session: Session, user_ref: str, *, since: datetime) -> Consultation | None:
+    """The newest consultation of this pseudonym stored at or after `since`, or None."""
     stmt = (
         select(Consultation)
         .where(Consultation.user_ref == user_ref, Consultation.created_at >= since)

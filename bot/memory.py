@@ -1,8 +1,7 @@
 """What one worker remembers between requests: the per-user rate limit and the replies it recently sent.
 
-Both live in memory, per process; sharing them across workers is a later step. The database stays the
-authority for consultations (records.reply_for_msg_id); `RecentReplies` also covers turns that are not
-stored as consultations (更多, 帮助, guidance), so a WeChat retry of those gets the same reply too.
+Both live in memory, per process: bot/shared_state.py's MemoryState builds on them, and it is what a
+worker falls back to while the shared state (database or Redis) cannot be reached.
 """
 
 from __future__ import annotations

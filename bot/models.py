@@ -78,6 +78,9 @@ class Consultation(Base):
     __tablename__ = "consultations"
     __table_args__ = (
         UniqueConstraint("township", "msg_id"),  # WeChat retries the same MsgId: store it once
+        # A record replayed from the spool (bot/spool.py) is stored once. A unique index, not a
+        # constraint: SQLite can add an index without copying the table.
+        Index("uq_consultations_spool_id", "spool_id", unique=True),
         Index("ix_consultations_user_ref_created_at", "user_ref", "created_at"),
     )
 
@@ -86,6 +89,7 @@ class Consultation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     township: Mapped[str] = mapped_column(String(64))
     msg_id: Mapped[str | None] = mapped_column(String(64))
+    spool_id: Mapped[str | None] = mapped_column(String(36))  # set when the record went through the spool
     user_ref: Mapped[str | None] = mapped_column(String(64))  # privacy.pseudonymize(openid)
     openid_enc: Mapped[bytes | None]  # privacy.encrypt_openid; purged after openid_expires_at
     openid_expires_at: Mapped[datetime | None] = mapped_column(index=True)

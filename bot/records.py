@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from bot.followups import (
     FOLLOWUP_WINDOW_H,
     followup_openid,
+    last_consultation_for_ref,
     last_consultation_for_user,
     purge_expired_openids,
     recent_message_count,
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ConsultationIn",
     "RecordError",
+    "apply_person_request",
+    "build_consultation",
+    "build_event",
+    "build_person_request",
     "flag_person_request",
     "followup_openid",
     "last_consultation_for_user",
@@ -46,6 +51,8 @@ __all__ = [
     "record_consultation",
     "record_event",
     "reply_for_msg_id",
+    "store_consultation",
+    "store_event",
     "take_more",
 ]
 
@@ -113,21 +120,51 @@ def _by_msg_id(session: Session, msg_id: str, township: str | None) -> Consultat
     return session.scalars(stmt.order_by(Consultation.id).limit(1)).first()
 
 
-def _insert_once(session: Session, row: Consultation) -> int:
-    """Commit `row`; if its (township, msg_id) is already stored, by a retry in any worker, return that id."""
-    if row.msg_id is not None and (seen := _by_msg_id(session, row.msg_id, row.township)) is not None:
-        return seen.id
+def store_consultation(session: Session, row: Consultation) -> Consultation:
+    """Commit `row`; if its (township, msg_id) or spool_id is already stored, by a retry in any worker or
+    an earlier replay of the spool, return that row instead (its reply is the one that was sent)."""
+    if (seen := _already_stored(session, row)) is not None:
+        return seen
     session.add(row)
     try:
         session.commit()
     except IntegrityError:
-        # The unique constraint, not the look-up above, is what makes retries safe across workers.
+        # The unique constraints, not the look-up above, make retries safe across workers.
         session.rollback()
-        seen = _by_msg_id(session, row.msg_id, row.township) if row.msg_id is not None else None
-        if seen is None:
+        if (seen := _already_stored(session, row)) is None:
             raise
-        return seen.id
-    return row.id
+        return seen
+    return row
+
+
+def _already_stored(session: Session, row: Consultation) -> Consultation | None:
+    if row.msg_id is not None and (seen := _by_msg_id(session, row.msg_id, row.township)) is not None:
+        return seen
+    if row.spool_id is not None:
+        return session.scalars(select(Consultation).where(Consultation.spool_id == row.spool_id)).first()
+    return None
+
+
+def build_consultation(
+    item: ConsultationIn,
+    *,
+    secret_key: str,
+    township: str,
+    followup_window_h: int = FOLLOWUP_WINDOW_H,
+    now: datetime | None = None,
+) -> Consultation:
+    """The row for one consultation, not yet stored: question masked, openid pseudonymised and encrypted."""
+    at, answer = utc_now(now), item.answer
+    row = _new_consultation(
+        channel=item.channel, township=township, msg_id=item.msg_id, question=item.question, at=at
+    )
+    row.category, row.reply, row.confidence = answer.category, item.reply_text, answer.confidence
+    row.latency_ms, row.no_hit, row.emergency = item.latency_ms, answer.no_hit, answer.emergency
+    row.asked_for_person, row.fallback = item.asked_for_person, item.fallback
+    row.cited, row.more, row.hits = list(answer.cited), list(answer.more), _hit_rows(item.hits)
+    if item.openid:
+        _keep_openid(row, item.openid, secret_key=secret_key, until=at + timedelta(hours=followup_window_h))
+    return row
 
 
 def record_consultation(
@@ -140,23 +177,39 @@ def record_consultation(
     now: datetime | None = None,
 ) -> int:
     """Store one consultation; returns its id. Idempotent on msg_id (a retry returns the first id)."""
-    at, answer = utc_now(now), item.answer
-    row = _new_consultation(
-        channel=item.channel, township=township, msg_id=item.msg_id, question=item.question, at=at
+    row = build_consultation(
+        item, secret_key=secret_key, township=township, followup_window_h=followup_window_h, now=now
     )
-    row.category, row.reply, row.confidence = answer.category, item.reply_text, answer.confidence
-    row.latency_ms, row.no_hit, row.emergency = item.latency_ms, answer.no_hit, answer.emergency
-    row.asked_for_person, row.fallback = item.asked_for_person, item.fallback
-    row.cited, row.more, row.hits = list(answer.cited), list(answer.more), _hit_rows(item.hits)
-    if item.openid:
-        _keep_openid(row, item.openid, secret_key=secret_key, until=at + timedelta(hours=followup_window_h))
-    return _insert_once(session, row)
+    return store_consultation(session, row).id
 
 
 def reply_for_msg_id(session: Session, msg_id: str, *, township: str | None = None) -> str | None:
     """The reply already sent for this MsgId (WeChat retries must get the same reply), or None."""
     row = _by_msg_id(session, msg_id, township)
     return row.reply if row is not None else None
+
+
+def build_event(
+    *, kind: str, openid: str, create_time: int, key: str | None, secret_key: str, township: str,
+    now: datetime | None = None,
+) -> Event:
+    """The row for a subscribe / unsubscribe / menu-click event, not yet stored."""
+    user_ref = pseudonymize(openid, secret_key=secret_key)
+    return Event(
+        created_at=utc_now(now), township=township, user_ref=user_ref, create_time=create_time, kind=kind,
+        key=key,
+    )
+
+
+def store_event(session: Session, row: Event) -> bool:
+    """Commit the event; False if (user, create_time, kind) was already stored (WeChat retried it)."""
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return False
+    return True
 
 
 def record_event(
@@ -171,23 +224,41 @@ def record_event(
     now: datetime | None = None,
 ) -> bool:
     """Count subscribe / unsubscribe / menu-click events; False if (user, create_time, kind) was seen."""
-    user_ref = pseudonymize(openid, secret_key=secret_key)
-    session.add(
-        Event(
-            created_at=utc_now(now),
-            township=township,
-            user_ref=user_ref,
-            create_time=create_time,
-            kind=kind,
-            key=key,
-        )
-    )
-    try:
-        session.commit()
-    except IntegrityError:  # the unique (user_ref, create_time, kind): WeChat retried the event
-        session.rollback()
-        return False
-    return True
+    row = build_event(kind=kind, openid=openid, create_time=create_time, key=key, secret_key=secret_key,
+                      township=township, now=now)  # fmt: skip
+    return store_event(session, row)
+
+
+def build_person_request(
+    *, openid: str, secret_key: str, township: str, channel: str, question: str, reply_text: str,
+    msg_id: str | None = None, latency_ms: float = 0.0, within_hours: int = FOLLOWUP_WINDOW_H,
+    now: datetime | None = None,
+) -> Consultation:
+    """A request for a person (人工 / 调解) as the consultation it becomes when there is none to flag."""
+    at = utc_now(now)
+    row = _new_consultation(channel=channel, township=township, msg_id=msg_id, question=question, at=at)
+    row.category, row.reply, row.confidence = PERSON_REQUEST_CATEGORY, reply_text, None
+    row.latency_ms, row.asked_for_person, row.cited, row.more = latency_ms, True, [], []
+    _keep_openid(row, openid, secret_key=secret_key, until=at + timedelta(hours=within_hours))
+    return row
+
+
+def apply_person_request(
+    session: Session, request: Consultation, *, within_hours: int = FOLLOWUP_WINDOW_H
+) -> int:
+    """Flag the user's last consultation before the request (or store the request); returns its id.
+
+    Applying the same request twice changes nothing more, so a replayed spool entry is harmless.
+    """
+    assert request.user_ref is not None, "a person request always has the sender's pseudonym"
+    since = request.created_at - timedelta(hours=within_hours)
+    row = last_consultation_for_ref(session, request.user_ref, since=since)
+    if row is None or row.created_at > request.created_at:
+        return store_consultation(session, request).id
+    row.asked_for_person = True
+    row.openid_enc, row.openid_expires_at = request.openid_enc, request.openid_expires_at
+    session.commit()
+    return row.id
 
 
 def flag_person_request(
@@ -211,18 +282,8 @@ def flag_person_request(
     confidence), so a bare request for mediation is still counted and followed up. Either way the
     encrypted openid is kept `within_hours` from now: the request opens a new WeChat reply window.
     """
-    at = utc_now(now)
-    row = last_consultation_for_user(
-        session, openid=openid, secret_key=secret_key, within_hours=within_hours, now=at
+    request = build_person_request(
+        openid=openid, secret_key=secret_key, township=township, channel=channel, question=question,
+        reply_text=reply_text, msg_id=msg_id, latency_ms=latency_ms, within_hours=within_hours, now=now,
     )
-    until = at + timedelta(hours=within_hours)
-    if row is not None:
-        row.asked_for_person = True
-        _keep_openid(row, openid, secret_key=secret_key, until=until)
-        session.commit()
-        return row.id
-    row = _new_consultation(channel=channel, township=township, msg_id=msg_id, question=question, at=at)
-    row.category, row.reply, row.confidence = PERSON_REQUEST_CATEGORY, reply_text, None
-    row.latency_ms, row.asked_for_person, row.cited, row.more = latency_ms, True, [], []
-    _keep_openid(row, openid, secret_key=secret_key, until=until)
-    return _insert_once(session, row)
+    return apply_person_request(session, request, within_hours=within_hours)

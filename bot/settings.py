@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 10
     max_clock_skew_s: int = Field(300, gt=0)  # POSTs whose timestamp is further off are refused (replays)
     followup_window_h: int = 48
+    question_retention_days: int = Field(0, ge=0)  # > 0: question text older than this is erased
+    spool_replay_s: float = Field(5.0, gt=0)  # how often spooled records are retried (database outage)
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, for a log collector
     simulator: bool = False  # /simulator page; allowed only in development
 
     @property
@@ -61,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
 
     @property
     def local_dir(self) -> Path:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from indexing.embedder import Embedder
     from indexing.retrieval import Retriever
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: hubness penalties (hub_penalties.npy)
 MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
 PENALTIES = "hub_penalties.npy"

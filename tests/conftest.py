@@ -12,5 +12,10 @@ pytest_plugins = [
     "tests.fixtures.knowledge",
     "tests.fixtures.model",
     "tests.fixtures.index",
+    "tests.fixtures.postgres",
     "tests.fixtures.web",
+    "tests.fixtures.redis",
+    "tests.fixtures.serve",
+    "tests.fixtures.wechat_api",
+    "tests.fixtures.console",
 ]

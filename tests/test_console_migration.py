@@ -86,7 +86,8 @@ def test_deleting_a_consultation_takes_its_reviews_and_keeps_curated_answers(db_
         )
         conn.execute(
             text(
-                "INSERT INTO console_users VALUES (1, 'li', 'h', 'volunteer', TRUE, '2026-01-01', '2026-01-01')"
+                "INSERT INTO console_users VALUES"
+                " (1, 'li', 'h', 'volunteer', TRUE, '2026-01-01', '2026-01-01')"
             )
         )
         conn.execute(

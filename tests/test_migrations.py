@@ -58,10 +58,16 @@ def test_revision_0001_on_an_empty_file_creates_exactly_the_activity_record(tmp_
     assert _uniques(url) == ACTIVITY_RECORD_UNIQUE
 
 
-def test_head_keeps_the_activity_record_unchanged(db_url: str) -> None:
+def test_head_adds_only_the_spool_id_to_the_activity_record(db_url: str) -> None:
     columns = _columns(db_url)
-    assert {t: columns.get(t) for t in ACTIVITY_RECORD} == ACTIVITY_RECORD
+    expected = ACTIVITY_RECORD | {"consultations": [*ACTIVITY_RECORD["consultations"], "spool_id"]}
+    assert {t: columns.get(t) for t in ACTIVITY_RECORD} == expected
     assert _uniques(db_url) == ACTIVITY_RECORD_UNIQUE
+    engine = make_engine(db_url)
+    indexes = {i["name"]: i for i in inspect(engine).get_indexes("consultations")}
+    engine.dispose()
+    spool_index = indexes["uq_consultations_spool_id"]
+    assert (spool_index["column_names"], spool_index["unique"]) == (["spool_id"], True)
 
 
 def test_models_and_migrations_do_not_drift(db_url: str) -> None:
@@ -95,3 +101,47 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(db_url: str)
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert (conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) >= 1000
     engine.dispose()
+
+
+def test_upgrade_from_an_empty_database_reaches_head_without_drift(empty_db_url: str) -> None:
+    upgrade(empty_db_url)
+    assert {"consultations", "turn_claims", "rate_windows", "wechat_tokens"} <= set(_columns(empty_db_url))
+    check(empty_db_url)
+
+
+CONSULTATION_0003 = (
+    "INSERT INTO consultations (id, created_at, channel, township, msg_id, question, category, reply,"
+    " latency_ms, cited, more) VALUES (7, :at, 'wechat', '青山镇', '24400001', '借钱不还', '借贷欠款',"
+    " '答复', 12.5, :cited, '[]')"
+)
+HIT_0003 = (
+    "INSERT INTO consultation_hits (consultation_id, rank, article_key, law, number, chunk_id, score,"
+    " retrievers) VALUES (7, 1, '民法典:675', '中华人民共和国民法典', 675, 'c', 0.9, :retrievers)"
+)
+EVENT_0003 = (
+    "INSERT INTO events (created_at, township, user_ref, create_time, kind)"
+    " VALUES (:at, '青山镇', 'u1', 1700000000, 'subscribe')"
+)
+
+
+def test_upgrade_with_data_in_place_keeps_every_row(empty_db_url: str) -> None:
+    """A database in use at 0003 (a consultation with hits, an event) is upgraded to head."""
+    upgrade(empty_db_url, "0003")
+    engine = make_engine(empty_db_url)
+    at = "2026-01-01 08:00:00"
+    with engine.begin() as conn:
+        conn.execute(text(CONSULTATION_0003), {"at": at, "cited": '["民法典:675"]'})
+        conn.execute(text(HIT_0003), {"retrievers": '["bm25"]'})
+        conn.execute(text(EVENT_0003), {"at": at})
+    engine.dispose()
+    upgrade(empty_db_url)
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT msg_id, reply, spool_id FROM consultations")).one()
+        assert (row.msg_id, row.reply, row.spool_id) == ("24400001", "答复", None)
+        assert conn.execute(text("SELECT article_key FROM consultation_hits")).scalar() == "民法典:675"
+        assert conn.execute(text("SELECT kind FROM events")).scalar() == "subscribe"
+    engine.dispose()
+    check(empty_db_url)
+    downgrade(empty_db_url, "0003")  # and back: the data survives the downgrade too
+    assert set(_columns(empty_db_url)["consultations"]) == set(ACTIVITY_RECORD["consultations"])

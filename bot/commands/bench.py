@@ -1,4 +1,4 @@
-"""`pufa bench retrieval` (and later `pufa bench webhook`): print measured figures."""
+"""`pufa bench retrieval` and `pufa bench webhook`: print measured figures."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=200, help="how many questions to time")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench_retrieval)
+    w = bench.add_parser("webhook", help="load a running server: requests/s, latency, errors, records")
+    w.add_argument("--url", default="http://127.0.0.1:8000/wechat", help="the webhook (loopback only)")
+    w.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    w.add_argument("--concurrency", type=int, default=50, help="clients sending at once")
+    w.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
+    w.add_argument("--database-url", default=None, help="the server's database (default: PUFA_DATABASE_URL)")
+    w.add_argument("--token", default=None, help="the server's WeChat token (default: PUFA_WECHAT_TOKEN)")
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(handler=cmd_bench_webhook)
 
 
 def cmd_bench_retrieval(args: argparse.Namespace, settings: Settings) -> int:
@@ -31,3 +40,21 @@ def cmd_bench_retrieval(args: argparse.Namespace, settings: Settings) -> int:
         for key, value in figures.items():
             print(f"{key:<14} {value}")
     return 0
+
+
+def cmd_bench_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.loadgen import count_records, drive
+    from bot.server import with_development_defaults
+
+    settings = with_development_defaults(settings)
+    token = args.token or settings.wechat_token
+    questions = [q.query for q in load_questions(args.questions)]
+    report = drive(args.url, token, questions, duration_s=args.duration, concurrency=args.concurrency)
+    figures = report.figures()
+    figures["records"] = count_records(args.database_url or settings.sqlalchemy_url, report.answered)
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:<10} {value}")
+    return 0 if figures["errors"] == 0 and figures["records"] == len(report.answered) else 1

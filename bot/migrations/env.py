@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot import auth, curated, reviews, users  # noqa: F401  (the console's tables join Base.metadata)
+from bot import auth, curated, reviews, shared_db, users, volunteer_replies  # noqa: F401  (their tables join Base.metadata)
 from bot.db import make_engine, normalise_url
 from bot.models import Base
 

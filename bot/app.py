@@ -1,0 +1,134 @@
+"""The web application: `create_app(settings)` wires the retriever, the database and the routes once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from bot import console, health, retention, simulator, webhook
+from bot.consult import Consultant, describe_error
+from bot.db import make_engine, make_session_factory
+from bot.dialogue import Dialogue
+from bot.recorder import Recorder
+from bot.settings import Settings, SettingsError
+from bot.shared_state import open_shared_state
+from bot.spool import Spool
+from bot.township import Township
+from bot.wechat_crypto import Envelope
+from indexing.retrieval import Retriever
+
+log = logging.getLogger(__name__)
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+RETENTION_INTERVAL_S = 3600.0
+
+
+def township_from_settings(settings: Settings) -> Township:
+    return Township(
+        name=settings.township,
+        bot_name=settings.bot_name,
+        mediation_contact=settings.mediation_contact,
+        legal_adviser_contact=settings.legal_adviser_contact,
+        hotline=settings.hotline,
+    )
+
+
+def _load_retriever(settings: Settings) -> Retriever:
+    from bot.pipeline import open_retriever  # imports the model stack: only when the app must load it
+
+    return open_retriever(settings)
+
+
+def _every(name: str, interval_s: float, work: Callable[[], object]) -> asyncio.Task[None]:
+    """Run `work` in a thread every `interval_s` seconds until cancelled; failures are logged, not raised."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await run_in_threadpool(work)
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                log.error("%s failed: %s", name, describe_error(exc))
+
+    return asyncio.create_task(loop(), name=name)
+
+
+def _retention(settings: Settings, sessions: sessionmaker[Session]) -> Callable[[], object]:
+    def run() -> object:
+        with sessions() as session:
+            return retention.purge(session, question_retention_days=settings.question_retention_days)
+
+    return run
+
+
+def _lifespan(settings: Settings, retriever: Retriever | None) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = retriever if retriever is not None else await run_in_threadpool(_load_retriever, settings)
+        engine = make_engine(settings.sqlalchemy_url)
+        sessions = make_session_factory(engine)
+        consultant = Consultant(loaded, township_from_settings(settings))
+        envelope = Envelope(
+            token=settings.wechat_token,
+            app_id=settings.wechat_appid,
+            aes_keys=(settings.wechat_aes_key, settings.wechat_previous_aes_key),
+        )
+        recorder = Recorder(sessions, Spool(settings.spool_dir))
+        state = open_shared_state(settings, sessions)
+        app.state.session_factory = sessions  # bot.db.DbSession reads it
+        app.state.shared_state = state  # the console's customer-service client shares the access token
+        app.state.webhook = webhook.WebhookContext(
+            settings=settings,
+            envelope=envelope,
+            dialogue=Dialogue(
+                settings=settings, consultant=consultant, sessions=sessions, state=state, recorder=recorder
+            ),
+        )
+        await run_in_threadpool(recorder.replay)  # what an earlier run spooled, if the database is back
+        app.state.recorder = recorder  # from here on /readyz says ready
+        tasks = [
+            _every("spool replay", settings.spool_replay_s, recorder.replay),
+            _every("retention", RETENTION_INTERVAL_S, _retention(settings, sessions)),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            recorder.spool.seal()
+            consultant.close()
+            engine.dispose()
+
+    return lifespan
+
+
+def create_app(settings: Settings, retriever: Retriever | None = None) -> FastAPI:
+    """The app; without `retriever`, its lifespan loads corpus, model and index as settings say."""
+    if not settings.wechat_token:
+        # An empty token makes every signature forgeable; `pufa serve` fills in development defaults.
+        raise SettingsError("PUFA_WECHAT_TOKEN is empty: set it to the Token of the WeChat server settings.")
+    app = FastAPI(
+        title=settings.bot_name,
+        lifespan=_lifespan(settings, retriever),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.include_router(webhook.router)
+    app.include_router(health.router)
+    console.mount(app, settings)  # /console: review queue, statistics, exports (routes + static files)
+    if settings.simulator:  # Settings refuses simulator=True outside development
+        app.include_router(simulator.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` workers: settings from the environment that `pufa serve` checked."""
+    from bot.server import with_development_defaults
+
+    return create_app(with_development_defaults(Settings()))

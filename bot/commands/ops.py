@@ -1,0 +1,54 @@
+"""Operations: `pufa backup FILE`, `pufa restore FILE` and `pufa purge` (the retention rules, once)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bot import backup, retention
+from bot.db import make_engine, make_session_factory
+from bot.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backup", help="copy the database to FILE while the server runs (SQLite or pg_dump)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_backup)
+    p = sub.add_parser("restore", help="replace the database's content with a backup FILE (stop the server)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=cmd_restore)
+    p = sub.add_parser("purge", help="erase expired openids, old question text and stale worker state now")
+    p.set_defaults(handler=cmd_purge)
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        backup.backup(settings.sqlalchemy_url, args.file)
+    except backup.BackupError as exc:
+        print(f"pufa backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written to {args.file}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        backup.restore(settings.sqlalchemy_url, args.file)
+    except backup.BackupError as exc:
+        print(f"pufa restore: {exc}", file=sys.stderr)
+        return 1
+    print(f"database restored from {args.file}")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        with make_session_factory(engine)() as session:
+            purged = retention.purge(session, question_retention_days=settings.question_retention_days)
+    finally:
+        engine.dispose()
+    print(json.dumps(purged.as_dict()))
+    return 0

@@ -1,0 +1,133 @@
+"""`pufa serve`: check secrets → migrate the database → build the index if needed → run uvicorn."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import logging.config
+import os
+from typing import Any
+
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from bot import migrations
+from bot.app import create_app
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+# Clearly labelled so that they stand out in any log or config dump; refused outside development.
+DEV_WECHAT_TOKEN = "pufa-development-token-NOT-FOR-PRODUCTION"
+DEV_SECRET_KEY = "pufa-development-secret-NOT-FOR-PRODUCTION"
+_DEV_DEFAULTS = {"wechat_token": DEV_WECHAT_TOKEN, "secret_key": DEV_SECRET_KEY}
+
+
+def with_development_defaults(settings: Settings) -> Settings:
+    """In development, fill a missing token or secret key with the labelled placeholders above."""
+    if not settings.is_development:
+        return settings
+    missing = {name: value for name, value in _DEV_DEFAULTS.items() if not getattr(settings, name)}
+    for name, value in missing.items():
+        log.warning(
+            "development mode: PUFA_%s is not set; using %r (never use this in production)",
+            name.upper(),
+            value,
+        )
+    return settings.model_copy(update=missing)
+
+
+class DropQueryString(logging.Filter):
+    """Strips the query from uvicorn access-log lines: WeChat puts the sender's openid in it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            record.args = (args[0], args[1], args[2].split("?", 1)[0], args[3], args[4])
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, process and message (for journald or a collector).
+
+    The messages are the same as in text form: pufa logs MsgIds and pseudonyms, never an openid or a
+    question, and access lines lose their query string (DropQueryString) before they get here.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = record.exc_info[0].__name__  # the type only: messages may quote input
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def logging_config(log_format: str = "text") -> dict[str, Any]:
+    """uvicorn's logging, plus pufa's own loggers, with access lines stripped of query strings."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"drop_query": {"()": DropQueryString}}
+    config["handlers"]["access"]["filters"] = ["drop_query"]
+    config["loggers"]["bot"] = {"handlers": ["default"], "level": "INFO"}
+    if log_format == "json":
+        config["formatters"] = {"json": {"()": JsonFormatter}}
+        for handler in config["handlers"].values():
+            handler["formatter"] = "json"
+    return config
+
+
+class _ProgressLog:
+    """Logs index-build progress about every tenth of the way."""
+
+    def __init__(self) -> None:
+        self._last_tenth = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != self._last_tenth:
+            self._last_tenth = tenth
+            log.info("building the index: %d / %d chunks embedded", done, total)
+
+
+def _export_for_workers(settings: Settings) -> None:
+    """Worker processes read Settings from the environment: hand them the development defaults too."""
+    for name, value in _DEV_DEFAULTS.items():
+        if getattr(settings, name) == value:
+            os.environ.setdefault(f"PUFA_{name.upper()}", value)
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
+    """Run the webhook server until interrupted; 2 if the configuration is unsafe for this environment."""
+    try:
+        settings.require_server_secrets()
+    except SettingsError as exc:
+        log.error("refusing to start: %s", exc)  # before logging is configured: Python prints it to stderr
+        return 2
+    logging.config.dictConfig(logging_config(settings.log_format))
+    settings = with_development_defaults(settings)
+    log.info("migrating the database")
+    migrations.upgrade(settings.sqlalchemy_url)
+    from bot.pipeline import open_retriever  # the model stack loads only when serving
+
+    retriever = open_retriever(settings, build_if_needed=True, progress=_ProgressLog())
+    log.info("index ready; the webhook will listen on http://%s:%d/wechat", host, port)
+    if workers == 1:
+        uvicorn.run(create_app(settings, retriever), host=host, port=port,
+                    log_config=logging_config(settings.log_format))
+    else:
+        del retriever  # every worker loads its own; the supervising process need not hold the model
+        _export_for_workers(settings)
+        uvicorn.run(
+            "bot.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=logging_config(settings.log_format),
+        )
+    return 0

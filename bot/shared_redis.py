@@ -1,0 +1,88 @@
+"""Shared state in Redis (PUFA_REDIS_URL): the same contract as bot/shared_db.py, with Redis expiry.
+
+Keys live under "pufa:<township>:". A turn has a lease key (SET NX PX: it expires by itself when its
+worker dies) and a reply key kept an hour; the rate limit counts fixed minutes with INCR.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+
+from bot.shared_state import OWNED, PENDING, RATE_WINDOW_S, TURN_KEEP_S, Claim, Clock, sliding_count
+
+SOCKET_TIMEOUT_S = 1.0  # a stalled Redis must cost little of the 5 s reply budget (memory takes over)
+
+
+class RedisState:
+    """SharedState on one Redis server."""
+
+    def __init__(self, client: redis.Redis, *, namespace: str, clock: Clock = time.time) -> None:
+        self._redis = client
+        self._prefix = f"pufa:{namespace}:"
+        self._clock = clock
+
+    @classmethod
+    def from_url(cls, url: str, *, namespace: str, clock: Clock = time.time) -> RedisState:
+        client = redis.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT_S,
+            socket_connect_timeout=SOCKET_TIMEOUT_S,
+            decode_responses=True,
+        )
+        return cls(client, namespace=namespace, clock=clock)
+
+    def _key(self, *parts: str | int) -> str:
+        return self._prefix + ":".join(str(p) for p in parts)
+
+    def claim(self, key: str, *, lease_s: float) -> Claim:
+        reply_key = self._key("turn", key, "reply")
+        if (reply := self._get(reply_key)) is not None:
+            return Claim(owned=False, reply=reply)
+        if not self._redis.set(self._key("turn", key, "lease"), "1", nx=True, px=int(lease_s * 1000)):
+            return PENDING
+        # The owner may have stored its reply and dropped its lease between our two calls.
+        if (reply := self._get(reply_key)) is not None:
+            return Claim(owned=False, reply=reply)
+        return OWNED
+
+    def finish(self, key: str, reply: str) -> None:
+        pipe = self._redis.pipeline()
+        pipe.set(self._key("turn", key, "reply"), reply, ex=TURN_KEEP_S, nx=True)  # the first reply stands
+        pipe.delete(self._key("turn", key, "lease"))
+        pipe.execute()
+
+    def allow(self, user_ref: str, *, per_minute: int) -> bool:
+        now = self._clock()
+        window = int(now // RATE_WINDOW_S)
+        current_key = self._key("rate", user_ref, window)
+        pipe = self._redis.pipeline()
+        pipe.incr(current_key)
+        pipe.expire(current_key, 2 * RATE_WINDOW_S)
+        pipe.get(self._key("rate", user_ref, window - 1))
+        current, _, previous = pipe.execute()
+        if sliding_count(int(previous or 0), int(current), now) <= per_minute:
+            return True
+        self._redis.decr(current_key)  # a refused message does not prolong the block
+        return False
+
+    def token(self, appid: str) -> tuple[str, float] | None:
+        found: dict[str, Any] = self._redis.hgetall(self._key("token", appid))  # type: ignore[assignment]
+        if not found.get("token"):
+            return None
+        return str(found["token"]), float(found["expires_at"])
+
+    def save_token(self, appid: str, token: str, *, expires_at: float) -> None:
+        self._redis.hset(self._key("token", appid), mapping={"token": token, "expires_at": repr(expires_at)})
+
+    def lease_token(self, appid: str, *, lease_s: float) -> bool:
+        return bool(self._redis.set(self._key("token", appid, "lease"), "1", nx=True, px=int(lease_s * 1000)))
+
+    def release_token(self, appid: str) -> None:
+        self._redis.delete(self._key("token", appid, "lease"))
+
+    def _get(self, key: str) -> str | None:
+        value = self._redis.get(key)
+        return None if value is None else str(value)
