@@ -41,7 +41,11 @@ def township_from_settings(settings: Settings) -> Township:
 def _load_retriever(settings: Settings) -> Retriever:
     from bot.pipeline import open_retriever  # imports the model stack: only when the app must load it
 
-    return open_retriever(settings)
+    retriever = open_retriever(settings)
+    # The first search loads jieba's dictionary and warms the encoder (~0.7 s): pay it now,
+    # not in the first villager's 5-second window.
+    retriever.search("借钱不还怎么办", k=1)
+    return retriever
 
 
 def _every(name: str, interval_s: float, work: Callable[[], object]) -> asyncio.Task[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -141,26 +142,17 @@ def test_simulator_is_refused_outside_development() -> None:
         Settings(_env_file=None, env="production", simulator=True)  # type: ignore[call-arg]
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
-def test_chat_in_a_browser(simulator: LiveServer) -> None:
-    """The page's own JavaScript sends a question and shows the reply bubble."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    executable = _chromium()
-    if executable is None:
-        pytest.skip("no Chromium on PATH for the browser test")
+def test_chat_in_a_browser(simulator: LiveServer, browser: Any) -> None:
+    """The page's own JavaScript sends a question and shows the reply bubble (real headless Chromium)."""
     township = township_from_settings(simulator.settings)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            page.goto(f"{simulator.url}/simulator")
-            page.fill("#text", "帮助")
-            page.click("button[type=submit]")
-            page.wait_for_selector(".row.bot .bubble", timeout=10_000)
-            assert page.inner_text(".row.user .bubble") == "帮助"
-            assert page.inner_text(".row.bot .bubble") == replies.help_text(township)
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{simulator.url}/simulator")
+        page.fill("#text", "帮助")
+        page.click("button[type=submit]")
+        page.wait_for_selector(".row.bot .bubble", timeout=10_000)
+        assert page.inner_text(".row.user .bubble") == "帮助"
+        assert page.inner_text(".row.bot .bubble") == replies.help_text(township)
+    finally:
+        context.close()
