@@ -62,6 +62,7 @@ class Retriever:
         self._rows_of: dict[str, list[int]] = {}
         for row, chunk in enumerate(self.chunks):
             self._rows_of.setdefault(chunk.article_key, []).append(row)
+        self._articles = {article.key: article for article in corpus.articles}
         self._default_law = next((law for law in corpus.laws if law.endswith("民法典")), None)
 
     def search(self, question: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
@@ -110,9 +111,7 @@ class Retriever:
     def _hit(self, key: str, score: float, direct: list[tuple[str, float]], rankings: dict[str, list[str]],
              bm25: dict[str, tuple[float, int]], dense: dict[str, tuple[float, int]],
              query: np.ndarray | None) -> Hit:
-        law, _, number = key.rpartition(":")
-        article = self.corpus.get(law, int(number))
-        assert article is not None  # keys come from the corpus' own chunks
+        article = self._articles[key]  # keys come from the corpus' own chunks
         found_by = (("direct",) if key in dict(direct) else ()) + tuple(
             name for name in ("bm25", "dense") if key in rankings[name][: self.candidates])
         dense_row = dense[key][1] if key in dense else self._dense_best_row(key, query)
