@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,6 +55,17 @@ def make_engine(url: str | URL) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose objects stay readable after commit (replies are built from them afterwards)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def one_off_session(url: str | URL) -> Iterator[Session]:
+    """A session on its own engine, disposed afterwards: for CLI commands that run once and exit."""
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -6,14 +6,10 @@ import argparse
 import getpass
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy.orm import Session
-
-from bot.db import make_engine, make_session_factory
+from bot.db import one_off_session
 from bot.reports import FORMATS, KINDS, annual_paragraph, export_bytes
 from bot.settings import Settings
 from bot.statistics import Period, PeriodError
@@ -48,16 +44,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_report)
 
 
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.sqlalchemy_url)
-    try:
-        with make_session_factory(engine)() as session:
-            yield session
-    finally:
-        engine.dispose()
-
-
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -73,7 +59,7 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.sqlalchemy_url)
     try:
         password = _read_password(args.password_stdin)
-        with _session(settings) as session:
+        with one_off_session(settings.sqlalchemy_url) as session:
             user = create_user(session, username=args.name, password=password, role=args.role)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -88,7 +74,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     except PeriodError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with _session(settings) as session:
+    with one_off_session(settings.sqlalchemy_url) as session:
         content = export_bytes(session, period, kind=args.kind, fmt=args.format)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(content)
@@ -97,7 +83,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    with _session(settings) as session:
+    with one_off_session(settings.sqlalchemy_url) as session:
         print(annual_paragraph(session, Period.year(args.year), settings))
     return 0
 
@@ -114,7 +100,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         bounds = {"start": period.start, "end": period.end}
     upgrade(settings.sqlalchemy_url)
-    with _session(settings) as session:
+    with one_off_session(settings.sqlalchemy_url) as session:
         stats = consultation_stats(session, **bounds)
     if args.json:
         print(json.dumps(stats, ensure_ascii=False, default=str))

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from bot import backup, retention
-from bot.db import make_engine, make_session_factory
+from bot.db import one_off_session
 from bot.settings import Settings
 
 
@@ -44,11 +44,7 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings.sqlalchemy_url)
-    try:
-        with make_session_factory(engine)() as session:
-            purged = retention.purge(session, question_retention_days=settings.question_retention_days)
-    finally:
-        engine.dispose()
+    with one_off_session(settings.sqlalchemy_url) as session:
+        purged = retention.purge(session, question_retention_days=settings.question_retention_days)
     print(json.dumps(purged.as_dict()))
     return 0
