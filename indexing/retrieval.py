@@ -82,14 +82,16 @@ class Retriever:
         else:
             fused = [(key, (bm25 or dense)[key][0]) for key in rankings[mode]]
         direct = self._direct(question)
-        order = direct + [(key, score) for key, score in fused if key not in dict(direct)]
-        return [self._hit(key, score, direct, rankings, bm25, dense, query) for key, score in order[:k]]
+        cited = set(direct)
+        order = [(key, DIRECT_SCORE) for key in direct] + [(key, sc) for key, sc in fused if key not in cited]
+        top = {name: set(ranking[: self.candidates]) for name, ranking in rankings.items()}
+        seen = _Seen(query=query, bm25=bm25, dense=dense, top=top, direct=cited)
+        return [self._hit(key, score, seen) for key, score in order[:k]]
 
-    def _direct(self, question: str) -> list[tuple[str, float]]:
-        """Articles the question cites itself (《民法典》第1079条), ahead of everything else."""
+    def _direct(self, question: str) -> list[str]:
+        """Keys of the articles the question cites itself (《民法典》第1079条), ahead of everything else."""
         cited = find_citations(question, self.corpus.laws, self._default_law)
-        keys = [f"{law}:{n}" for law, n in cited if self.corpus.get(law, n) is not None]
-        return [(key, DIRECT_SCORE) for key in keys]
+        return [f"{law}:{n}" for law, n in cited if self.corpus.get(law, n) is not None]
 
     def _by_article(self, chunk_scores: np.ndarray) -> dict[str, tuple[float, int]]:
         """article key → (best chunk score, that chunk's row), for positive scores only."""
@@ -108,21 +110,19 @@ class Retriever:
             best.setdefault(self.chunks[row].article_key, (float(score), int(row)))
         return best
 
-    def _hit(self, key: str, score: float, direct: list[tuple[str, float]], rankings: dict[str, list[str]],
-             bm25: dict[str, tuple[float, int]], dense: dict[str, tuple[float, int]],
-             query: np.ndarray | None) -> Hit:
-        article = self._articles[key]  # keys come from the corpus' own chunks
-        found_by = (("direct",) if key in dict(direct) else ()) + tuple(
-            name for name in ("bm25", "dense") if key in rankings[name][: self.candidates])
-        dense_row = dense[key][1] if key in dense else self._dense_best_row(key, query)
-        dense_score = float(self.vectors.similarities(query, np.array([dense_row]))[0]) \
-            if query is not None and dense_row is not None else None
-        bm25_score = bm25[key][0] if key in bm25 else None
-        best_row = dense_row if dense_row is not None else (bm25[key][1] if key in bm25 else self._rows_of[key][0])
-        dense_margin = dense_score - float(self.vectors.penalties[dense_row]) \
-            if dense_score is not None and dense_row is not None else None
-        return Hit(article=article, score=float(score), retrievers=found_by, chunk_id=self.chunks[best_row].id,
-                   dense_score=dense_score, bm25_score=bm25_score, dense_margin=dense_margin)
+    def _hit(self, key: str, score: float, seen: _Seen) -> Hit:
+        found_by = (("direct",) if key in seen.direct else ()) + tuple(
+            name for name in ("bm25", "dense") if key in seen.top[name])
+        dense_row = seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen.query)
+        dense_score = dense_margin = None
+        if seen.query is not None and dense_row is not None:
+            dense_score = float(self.vectors.similarities(seen.query, np.array([dense_row]))[0])
+            dense_margin = dense_score - float(self.vectors.penalties[dense_row])
+        bm25_score, bm25_row = seen.bm25.get(key, (None, None))
+        best_row = next(row for row in (dense_row, bm25_row, self._rows_of[key][0]) if row is not None)
+        return Hit(article=self._articles[key], score=float(score), retrievers=found_by,
+                   chunk_id=self.chunks[best_row].id, dense_score=dense_score, bm25_score=bm25_score,
+                   dense_margin=dense_margin)
 
     def _dense_best_row(self, key: str, query: np.ndarray | None) -> int | None:
         """The article's chunk closest to the question, for articles dense search did not rank."""
@@ -130,6 +130,17 @@ class Retriever:
             return None
         rows = np.asarray(self._rows_of[key])
         return int(rows[int(np.argmax(self.vectors.similarities(query, rows)))])
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What each retriever saw for one question, shared by that question's hits."""
+
+    query: np.ndarray | None  # the question's embedding (None in bm25 mode)
+    bm25: dict[str, tuple[float, int]]  # article key → (best chunk score, row)
+    dense: dict[str, tuple[float, int]]
+    top: dict[str, set[str]]  # retriever → the article keys it contributed to fusion
+    direct: set[str]  # articles the question cites itself
 
 
 def _ranked(scores: dict[str, tuple[float, int]]) -> list[str]:
