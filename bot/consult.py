@@ -1,4 +1,5 @@
-"""Consultation: one question → retrieval and a composed answer within the reply budget, else a fallback.
+"""Consultation: one question → retrieval and a composed (or curated) answer within the reply budget, else a
+fallback.
 
 Retrieval runs on a small pool of its own so that a slow or stuck search costs the villager a fallback
 reply, never WeChat's "该公众号暂时无法提供服务".
@@ -13,17 +14,24 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot import replies, topics
-from bot.answer import Answer, compose_answer, compose_more
+from bot.answer import Answer, compose_answer, compose_curated, compose_more
 from bot.emergency import emergency_lines, is_emergency
 from bot.township import Township
 from indexing.retrieval import Hit, Retriever
+
+if TYPE_CHECKING:
+    from bot.curated_match import CuratedMatcher
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500  # longer messages are pasted documents; their start carries the question
 RETRIEVAL_K = 10
+# Questions searched at once. Their encodings share batches (indexing.query_batcher), so this must be
+# at least the encoder's batch size for a burst to fill them.
+RETRIEVAL_THREADS = 16
 
 
 def clean_question(text: str) -> str:
@@ -54,11 +62,19 @@ class Outcome:
 
 
 class Consultant:
-    """Answers questions from a Retriever, each within a deadline."""
+    """Answers questions from a Retriever, or from a curated answer close enough, each within a deadline."""
 
-    def __init__(self, retriever: Retriever, township: Township, *, workers: int = 2) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        township: Township,
+        *,
+        workers: int = RETRIEVAL_THREADS,
+        matcher: CuratedMatcher | None = None,
+    ) -> None:
         self.retriever = retriever
         self.township = township
+        self.matcher = matcher
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pufa-retrieval")
 
     def ask(self, question: str, *, deadline: float) -> Outcome:
@@ -81,8 +97,16 @@ class Consultant:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def _answer(self, question: str) -> Outcome:
-        hits = tuple(self.retriever.search(question, k=RETRIEVAL_K))
-        answer = compose_answer(question, hits, corpus=self.retriever.corpus, township=self.township)
+        # Encoding the question is the costly step: once, for both the curated match and the search.
+        vector = self.retriever.embed_question(question)
+        # Searched even for a curated answer: the record keeps what retrieval found, for the reviewers.
+        hits = tuple(self.retriever.search(question, k=RETRIEVAL_K, query_vector=vector))
+        corpus, township = self.retriever.corpus, self.township
+        curated = self.matcher.match(vector) if self.matcher is not None else None
+        if curated is not None:
+            answer = compose_curated(question, curated, corpus=corpus, township=township)
+        else:
+            answer = compose_answer(question, hits, corpus=corpus, township=township)
         return Outcome(hits=hits, answer=answer)
 
     def _fallback(self, question: str) -> Answer:

@@ -104,6 +104,9 @@ class Consultation(Base):
     fallback: Mapped[bool] = _flag()
     cited: Mapped[list[str]] = mapped_column(default=list)  # Article.key quoted in the reply
     more: Mapped[list[str]] = mapped_column(default=list)  # Article.key still held back for 更多
+    # The curated answer (bot/curated.py) the reply reused. No foreign key: curated answers are retired,
+    # never deleted, and one would make the two tables reference each other.
+    curated_answer_id: Mapped[int | None] = mapped_column(Integer)
 
     review_status: Mapped[str] = mapped_column(
         String(16), default="unreviewed", server_default=text("'unreviewed'")

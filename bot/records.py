@@ -162,6 +162,7 @@ def build_consultation(
     row.latency_ms, row.no_hit, row.emergency = item.latency_ms, answer.no_hit, answer.emergency
     row.asked_for_person, row.fallback = item.asked_for_person, item.fallback
     row.cited, row.more, row.hits = list(answer.cited), list(answer.more), _hit_rows(item.hits)
+    row.curated_answer_id = answer.curated_id
     if item.openid:
         _keep_openid(row, item.openid, secret_key=secret_key, until=at + timedelta(hours=followup_window_h))
     return row

@@ -115,7 +115,7 @@ def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Pro
     reuse = _previous_vectors(out_dir, embedder.model_id)
     vectors = _embed(chunks, embedder, reuse, progress)
     pool = list(default_query_pool() if query_pool is None else query_pool)
-    pool_vectors = embedder.encode_queries(pool) if pool else np.zeros((0, embedder.dim), dtype=np.float32)
+    pool_vectors = embedder.encode_queries(pool, reference=True)
     penalties = hub_penalties(vectors, pool_vectors)
     manifest = Manifest(
         model_id=embedder.model_id,

@@ -65,8 +65,21 @@ class Retriever:
         self._articles = {article.key: article for article in corpus.articles}
         self._default_law = next((law for law in corpus.laws if law.endswith("民法典")), None)
 
-    def search(self, question: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
-        """Top-k articles for a question; mode is "hybrid" (what the bot uses), "bm25" or "dense"."""
+    def embed_question(self, question: str) -> np.ndarray:
+        """The (dim,) unit vector dense search uses for `question` (after the lexicon expansion).
+
+        Callers that also compare questions with each other (curated answers) embed once and pass the
+        vector to `search`.
+        """
+        return self.embedder.encode_query(expand_question(question.strip()))
+
+    def search(
+        self, question: str, k: int = 10, mode: str = "hybrid", *, query_vector: np.ndarray | None = None
+    ) -> list[Hit]:
+        """Top-k articles for a question; mode is "hybrid" (what the bot uses), "bm25" or "dense".
+
+        `query_vector`: the question's `embed_question`, when the caller already has it.
+        """
         if mode not in MODES:
             raise ValueError(f"Unknown retrieval mode {mode!r}; use one of {MODES}")
         question = question.strip()
@@ -74,7 +87,9 @@ class Retriever:
             return []
         expanded = expand_question(question)
         bm25 = self._by_article(self.keywords.scores(expanded)) if mode != "dense" else {}
-        query = self.embedder.encode_query(expanded) if mode != "bm25" else None
+        query = None
+        if mode != "bm25":
+            query = query_vector if query_vector is not None else self.embedder.encode_query(expanded)
         dense = self._dense_ranking(query) if query is not None else {}
         rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense)}
         if mode == "hybrid":

@@ -13,8 +13,11 @@ from bot.answer import (
     NO_HIT_LINE,
     Answer,
     compose_answer,
+    compose_curated,
     compose_more,
 )
+from bot.curated import MAX_ANSWER_CHARS
+from bot.curated_match import CuratedMatch
 from bot.text import ELLIPSIS
 from bot.topics import CATEGORIES
 from indexing.retrieval import Hit
@@ -248,3 +251,70 @@ def test_a_strong_hit_outside_the_corpus_does_not_vouch_for_weak_ones(mini_corpu
     weak = hit(article(mini_corpus, "宪法", 1), -0.025, ("dense",))
     answer = compose_answer("被人骗了钱", [hit(invented, 0.07), weak], corpus=mini_corpus, township=TOWNSHIP)
     assert answer.no_hit and "《" not in answer.text
+
+
+LOAN_KEYS = ("中华人民共和国民法典:675", "中华人民共和国民法典:188")
+LOST_IOU_ANSWER = "借条丢了，转账记录、聊天记录和证人也能证明借款，先催告，再找村调解委员会。"
+
+
+def curated(answer: str = LOST_IOU_ANSWER, keys: tuple[str, ...] = LOAN_KEYS) -> CuratedMatch:
+    return CuratedMatch(id=7, answer=answer, article_keys=keys, category="借贷欠款", similarity=0.981)
+
+
+def test_a_curated_answer_comes_first_then_its_articles_quoted(full_corpus: Corpus) -> None:
+    answer = compose_curated("借条找不到了，钱还能要回来吗", curated(), corpus=full_corpus, township=TOWNSHIP)
+    lines = answer.text.splitlines()
+    assert lines[:2] == [f"【借钱不还】{LOST_IOU_ANSWER}", "相关法律规定："]
+    assert (answer.cited, answer.more, answer.curated_id) == (LOAN_KEYS, (), 7)
+    assert (answer.category, answer.confidence) == ("借贷欠款", 0.981)
+    assert not answer.no_hit and not answer.emergency
+    assert cited_articles(answer.text, full_corpus) == [("民法典", 675), ("民法典", 188)]
+    assert_quotes_verbatim(answer, full_corpus)
+    assert "拨打12348法律服务热线" in answer.text and lines[-1] == DISCLAIMER
+    assert MORE_HINT not in answer.text
+    assert_sendable(answer.text)
+
+
+def test_a_long_curated_answer_is_cut_to_the_byte_limit_keeping_the_disclaimer(full_corpus: Corpus) -> None:
+    longest = sorted(full_corpus.articles, key=lambda a: len(a.text), reverse=True)[:5]
+    text = ("借条丢了，转账记录也能证明借款。" * 200)[:MAX_ANSWER_CHARS]
+    answer = compose_curated("借条丢了", curated(text, tuple(a.key for a in longest)),
+                             corpus=full_corpus, township=TOWNSHIP)  # fmt: skip
+    assert len(answer.text.encode()) <= MAX_REPLY_BYTES < len(text.encode())
+    assert answer.text.startswith(f"【借钱不还】{text[:100]}")
+    assert len(answer.cited) >= 1 and answer.cited + answer.more == tuple(a.key for a in longest)
+    assert MORE_HINT in answer.text and answer.text.endswith(DISCLAIMER)
+    assert_quotes_verbatim(answer, full_corpus)
+
+
+def test_curated_citations_missing_from_the_corpus_are_dropped(mini_corpus: Corpus) -> None:
+    keys = ("中华人民共和国刑法:266", "中华人民共和国民法典:675", "not a key")
+    answer = compose_curated("借钱不还", curated(keys=keys), corpus=mini_corpus, township=TOWNSHIP)
+    assert answer.cited == ("中华人民共和国民法典:675",) and "刑法" not in answer.text
+    cited_articles(answer.text, mini_corpus)
+    none_left = compose_curated("借钱不还", curated(keys=keys[:1]), corpus=mini_corpus, township=TOWNSHIP)
+    assert none_left.cited == () and "《" not in none_left.text and "相关法律规定" not in none_left.text
+    assert LOST_IOU_ANSWER in none_left.text and none_left.text.endswith(DISCLAIMER)
+
+
+def test_an_emergency_question_puts_110_before_the_curated_answer(mini_corpus: Corpus) -> None:
+    question = "他喝了酒就打我，借我的钱也不还"
+    answer = compose_curated(question, curated(), corpus=mini_corpus, township=TOWNSHIP)
+    assert answer.emergency and "110" in answer.text.splitlines()[0]
+    assert answer.text.index("110") < answer.text.index(LOST_IOU_ANSWER)
+    assert_sendable(answer.text)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_curated_answer_gives_a_sendable_reply(full_corpus: Corpus, data: st.DataObject) -> None:
+    chosen = st.lists(st.sampled_from(full_corpus.articles), max_size=8, unique_by=lambda a: a.key)
+    articles = data.draw(chosen)
+    text = data.draw(st.text(st.characters(codec="utf-8", categories=("L", "N", "P", "Zs")), min_size=1,
+                             max_size=MAX_ANSWER_CHARS).filter(str.strip))  # fmt: skip
+    question = data.draw(st.sampled_from(["借条丢了", "我老公喝了酒就打我", ""]))
+    answer = compose_curated(question, curated(text, tuple(a.key for a in articles)),
+                             corpus=full_corpus, township=TOWNSHIP)  # fmt: skip
+    assert len(answer.text.encode()) <= MAX_REPLY_BYTES and answer.text.endswith(DISCLAIMER)
+    cited_articles(answer.text, full_corpus)
+    assert set(answer.cited) <= {a.key for a in articles}

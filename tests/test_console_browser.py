@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import statistics as st
+from bot.app import create_app
 from bot.curated import CuratedAnswer
 from bot.models import Consultation
 from bot.records import record_consultation
 from bot.reports import annual_paragraph
 from bot.reviews import LOW_CONFIDENCE, review_history
+from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus
 from tests.fixtures.console import (
     PASSWORD,
@@ -25,10 +27,11 @@ from tests.fixtures.console import (
     TOWNSHIP,
     VOLUNTEER_NAME,
     XSS_QUESTION,
+    console_settings,
     consultation_in,
     log_in,
 )
-from tests.fixtures.web import TEST_SECRET_KEY, LiveServer
+from tests.fixtures.web import TEST_SECRET_KEY, FakeWeChat, LiveServer, new_openid, run_live_server
 from tests.fixtures.wechat_api import FakeWeChatApi
 
 YEAR = st.Period.year(2026)
@@ -52,7 +55,9 @@ def _low_loans(db: Session) -> list[int]:
     return [r.id for r in rows if r.no_hit or r.fallback or (r.confidence or 0) < LOW_CONFIDENCE]
 
 
-def test_a_volunteer_filters_the_queue_and_corrects_an_answer(page: Any, console_db: Session) -> None:
+def test_a_volunteer_filters_the_queue_and_corrects_an_answer(
+    page: Any, console_db: Session, console_db_url: str, mini_retriever: Retriever, tmp_path: Path
+) -> None:
     page.goto("/console/queue?low=1")
     assert "/console/login" in page.url  # anonymous: sent to log in first, then back
     page.fill("input[name=username]", VOLUNTEER_NAME)
@@ -90,6 +95,28 @@ def test_a_volunteer_filters_the_queue_and_corrects_an_answer(page: Any, console
     ).one()
     assert curated.answer == last.corrected_answer
     assert "中华人民共和国民法典:188" in curated.article_keys
+
+    # A villager later asks much the same question: the bot (webhook, on the same database) reuses it.
+    assert console_db.get_one(Consultation, target).question == SEEDS[6].question == "借条丢了还能要回钱吗"
+    reply = _ask_the_bot(console_db_url, mini_retriever, tmp_path, "借条弄丢了，借出去的钱还能要回来吗")
+    assert reply.startswith(f"【借钱不还】{curated.answer}") and "《民法典》第一百八十八条" in reply
+    console_db.expire_all()
+    used = console_db.scalars(select(Consultation).where(Consultation.curated_answer_id == curated.id)).one()
+    assert used.reply == reply
+    page.goto(f"/console/consultations/{used.id}")
+    assert f"采用了审核答案 #{curated.id}" in page.inner_text(".flags")
+
+
+def _ask_the_bot(db_url: str, retriever: Retriever, data_dir: Path, question: str) -> str:
+    """The reply of the production app (webhook and all) to one question sent as WeChat would."""
+    retriever.search(question, k=1)  # warm jieba and the encoder before the reply budget runs
+    settings = console_settings(data_dir, db_url, reply_budget_s=4.5)
+    with run_live_server(create_app(settings, retriever=retriever), settings, data_dir / "bot.log") as bot:
+        wechat = FakeWeChat(bot.url)
+        try:
+            return wechat.ask(new_openid(), question).content
+        finally:
+            wechat.client.close()
 
 
 def test_staff_see_statistics_that_match_the_report_and_the_export(

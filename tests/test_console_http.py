@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -14,11 +15,23 @@ from sqlalchemy.orm import Session
 from bot.app import create_app
 from bot.auth import MAX_FAILURES, LoginAttempts
 from bot.curated import CuratedAnswer, create_curated
+from bot.records import record_consultation
 from bot.reviews import Review
 from bot.users import VOLUNTEER, ConsoleUser, create_user
+from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus
-from tests.fixtures.console import PASSWORD, STAFF_NAME, VOLUNTEER_NAME, console_app, console_settings
-from tests.fixtures.web import LiveServer, live_settings, run_live_server
+from tests.fixtures.console import (
+    PASSWORD,
+    SEEDS,
+    STAFF_NAME,
+    TOWNSHIP,
+    VOLUNTEER_NAME,
+    console_app,
+    console_settings,
+    consultation_in,
+)
+from tests.fixtures.web import TEST_SECRET_KEY, LiveServer, live_settings, run_live_server
+from tests.fixtures.wechat_api import APP_SECRET, FakeWeChatApi
 
 STAFF_PAGES = (
     "/console/stats",
@@ -257,3 +270,30 @@ def test_staff_cannot_demote_or_disable_themselves(client: httpx.Client, console
     assert response.status_code == 400 and "不能停用自己的账号或更改自己的角色" in response.text
     console_db.refresh(me)
     assert me.role == "staff"
+
+
+def test_workers_share_one_wechat_access_token(
+    tmp_path: Path, console_db_url: str, console_db: Session, mini_corpus: Corpus, mini_retriever: Retriever,
+    fake_wechat_api: FakeWeChatApi,
+) -> None:  # fmt: skip
+    """Two production apps on one database, as two workers: the second reuses the first one's token."""
+    fresh = replace(SEEDS[6], openid="oSharedTokenVillager")  # asked just now: WeChat's window is open
+    cid = record_consultation(console_db, consultation_in(fresh, mini_corpus, "88000002"),
+                              secret_key=TEST_SECRET_KEY, township=TOWNSHIP)  # fmt: skip
+    settings = console_settings(
+        tmp_path, console_db_url, wechat_api_base=fake_wechat_api.api_base, wechat_appsecret=APP_SECRET
+    )
+    issued, sent = len(fake_wechat_api.tokens), len(fake_wechat_api.sent)
+    with (
+        run_live_server(create_app(settings, retriever=mini_retriever), settings, tmp_path / "1.log") as one,
+        run_live_server(create_app(settings, retriever=mini_retriever), settings, tmp_path / "2.log") as two,
+    ):
+        for n, worker in enumerate((one, two)):
+            with httpx.Client(base_url=worker.url, follow_redirects=False, timeout=10) as client:
+                assert log_in(client, VOLUNTEER_NAME).status_code == 303
+                token = _token(client.get(f"/console/consultations/{cid}").text)
+                response = client.post(f"/console/consultations/{cid}/followup",
+                                       data={"csrf_token": token, "text": f"第{n + 1}次回复"})  # fmt: skip
+                assert response.headers["location"].endswith("?sent=1")
+    assert [m["text"]["content"] for m in fake_wechat_api.sent[sent:]] == ["第1次回复", "第2次回复"]
+    assert len(fake_wechat_api.tokens) - issued <= 1  # one worker fetched it (or an earlier one had)

@@ -5,11 +5,17 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import replies
 from bot.consult import Consultant, clean_question, describe_error
+from bot.curated import create_curated
+from bot.curated_match import CuratedMatcher
 from bot.dialogue import command_of
+from bot.users import STAFF, create_user
+from indexing.embedder import Embedder
 from indexing.retrieval import Hit, Retriever
 from tests.reply_checks import TOWNSHIP
 
@@ -63,8 +69,13 @@ class _Blocking:
         self.corpus = corpus
         self.release = threading.Event()
 
-    def search(self, question: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
+    def embed_question(self, question: str) -> np.ndarray:
         self.release.wait(5)
+        return np.zeros(4, dtype=np.float32)
+
+    def search(
+        self, question: str, k: int = 10, mode: str = "hybrid", *, query_vector: np.ndarray | None = None
+    ) -> list[Hit]:
         return []
 
 
@@ -87,4 +98,44 @@ def test_stuck_retrieval_gives_the_fallback_at_the_deadline(mini_retriever: Retr
         assert queued.fallback
     finally:
         stuck.release.set()
+        consultant.close()
+
+
+class _CountingEncoder:
+    """The real embedder, counting the questions it encodes."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def encode_query(self, text: str) -> np.ndarray:
+        self.calls += 1
+        return self.inner.encode_query(text)
+
+
+def test_a_question_close_to_a_curated_one_gets_the_curated_answer_encoded_once(
+    mini_retriever: Retriever, db_session: Session, db_session_factory: sessionmaker[Session]
+) -> None:
+    staff = create_user(db_session, username="wang", password="staff-password", role=STAFF)
+    item = create_curated(
+        db_session, question="借条丢了还能要回钱吗", answer="转账记录也能证明借款。",
+        article_keys=["中华人民共和国民法典:675"], category="借贷欠款", author=staff,
+    )  # fmt: skip
+    encoder = _CountingEncoder(mini_retriever.embedder)
+    retriever = Retriever(corpus=mini_retriever.corpus, chunks=mini_retriever.chunks,
+                          vectors=mini_retriever.vectors, keywords=mini_retriever.keywords,
+                          embedder=encoder)  # type: ignore[arg-type]  # fmt: skip
+    matcher = CuratedMatcher(db_session_factory, retriever.embed_question)
+    matcher.refresh()
+    consultant = Consultant(retriever, TOWNSHIP, workers=1, matcher=matcher)
+    try:
+        encoder.calls = 0
+        reused = consultant.ask("借条弄丢了，借出去的钱还能要回来吗", deadline=time.monotonic() + 30)
+        assert encoder.calls == 1
+        assert reused.answer.curated_id == item.id and "转账记录也能证明借款。" in reused.answer.text
+        assert reused.hits and not reused.fallback  # retrieval still ran, for the record
+        other = consultant.ask("狗咬伤了人谁负责", deadline=time.monotonic() + 30)
+        assert other.answer.curated_id is None and "转账记录" not in other.answer.text
+        assert encoder.calls == 2
+    finally:
         consultant.close()

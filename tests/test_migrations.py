@@ -58,9 +58,10 @@ def test_revision_0001_on_an_empty_file_creates_exactly_the_activity_record(tmp_
     assert _uniques(url) == ACTIVITY_RECORD_UNIQUE
 
 
-def test_head_adds_only_the_spool_id_to_the_activity_record(db_url: str) -> None:
+def test_head_adds_only_the_spool_and_curated_ids_to_the_activity_record(db_url: str) -> None:
     columns = _columns(db_url)
-    expected = ACTIVITY_RECORD | {"consultations": [*ACTIVITY_RECORD["consultations"], "spool_id"]}
+    added = ["spool_id", "curated_answer_id"]  # 0004, 0005
+    expected = ACTIVITY_RECORD | {"consultations": [*ACTIVITY_RECORD["consultations"], *added]}
     assert {t: columns.get(t) for t in ACTIVITY_RECORD} == expected
     assert _uniques(db_url) == ACTIVITY_RECORD_UNIQUE
     engine = make_engine(db_url)
@@ -105,7 +106,9 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(db_url: str)
 
 def test_upgrade_from_an_empty_database_reaches_head_without_drift(empty_db_url: str) -> None:
     upgrade(empty_db_url)
-    assert {"consultations", "turn_claims", "rate_windows", "wechat_tokens"} <= set(_columns(empty_db_url))
+    columns = _columns(empty_db_url)
+    assert {"consultations", "turn_claims", "rate_windows", "wechat_tokens"} <= set(columns)
+    assert "curated_answer_id" in columns["consultations"]
     check(empty_db_url)
 
 
@@ -145,3 +148,30 @@ def test_upgrade_with_data_in_place_keeps_every_row(empty_db_url: str) -> None:
     check(empty_db_url)
     downgrade(empty_db_url, "0003")  # and back: the data survives the downgrade too
     assert set(_columns(empty_db_url)["consultations"]) == set(ACTIVITY_RECORD["consultations"])
+
+
+def test_0005_adds_the_curated_answer_id_to_stored_consultations(empty_db_url: str) -> None:
+    """Records stored at 0004 keep everything and reuse no curated answer; new ones can name one."""
+    upgrade(empty_db_url, "0004")
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        conn.execute(text(CONSULTATION_0003), {"at": "2026-01-01 08:00:00", "cited": '["民法典:675"]'})
+        conn.execute(text(HIT_0003), {"retrievers": '["bm25"]'})
+    engine.dispose()
+    upgrade(empty_db_url, "0005")
+    engine = make_engine(empty_db_url)
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT reply, curated_answer_id FROM consultations")).one()
+        assert (row.reply, row.curated_answer_id) == ("答复", None)
+        conn.execute(text("UPDATE consultations SET curated_answer_id = 3 WHERE id = 7"))
+        assert conn.execute(text("SELECT count(*) FROM consultation_hits")).scalar() == 1
+    engine.dispose()
+    check(empty_db_url)
+    downgrade(empty_db_url, "0004")
+    columns = _columns(empty_db_url)["consultations"]
+    assert "curated_answer_id" not in columns and "spool_id" in columns
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT msg_id FROM consultations")).scalar() == "24400001"
+        assert conn.execute(text("SELECT count(*) FROM consultation_hits")).scalar() == 1
+    engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,8 @@ def test_an_outage_spools_every_kind_of_record_and_one_replay_stores_each_once(
 ) -> None:
     spool_dir = tmp_path / "spool"
     down = Recorder(unreachable, Spool(spool_dir))
-    assert down.consultation(_row(make_consultation)) is None  # spooled: nothing to compare with
+    curated = replace(make_consultation().answer, curated_id=5)  # the reply reused curated answer #5
+    assert down.consultation(_row(make_consultation, answer=curated)) is None  # spooled: nothing to compare
     assert down.consultation(_row(make_consultation, msg_id=None, channel="cli", openid=None)) is None
     down.person_request(records.build_person_request(
         openid=TEST_OPENID, secret_key=TEST_SECRET_KEY, township=TOWNSHIP, channel="wechat", question="人工",
@@ -82,6 +84,7 @@ def test_an_outage_spools_every_kind_of_record_and_one_replay_stores_each_once(
         assert [(r.msg_id, r.channel) for r in rows] == [("24400001", "wechat"), (None, "cli")]
         assert rows[0].asked_for_person and rows[0].openid_enc is not None  # flagged by the 人工 request
         assert rows[1].spool_id is not None  # what kept the MsgId-less record single
+        assert (rows[0].curated_answer_id, rows[1].curated_answer_id) == (5, None)
         assert len(rows[0].hits) == len(make_consultation().hits)
         assert records.followup_openid(session, rows[0].id, secret_key=TEST_SECRET_KEY) == TEST_OPENID
     assert _count(db_session_factory, Event) == 1

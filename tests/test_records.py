@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def test_a_consultation_is_stored_with_its_hits_masked_and_pseudonymised(
     assert (row.reply, row.confidence, row.latency_ms) == (item.reply_text, 0.8, 312.5)
     assert (row.no_hit, row.emergency, row.asked_for_person, row.fallback) == (False, False, False, False)
     assert row.cited == list(item.answer.cited) and row.more == list(item.answer.more)
-    assert row.review_status == "unreviewed" and row.verdict is None
+    assert row.review_status == "unreviewed" and row.verdict is None and row.curated_answer_id is None
     stored = [
         (h.rank, h.article_key, h.number, h.score, h.dense_score, h.bm25_score, h.retrievers)
         for h in row.hits
@@ -77,6 +78,14 @@ def test_a_consultation_is_stored_with_its_hits_masked_and_pseudonymised(
         for rank, h in enumerate(item.hits, start=1)
     ]
     assert stored == expected and {h.law for h in row.hits} == {"中华人民共和国民法典"}
+
+
+def test_the_curated_answer_a_reply_reused_is_recorded(
+    db_session: Session, make_consultation: MakeConsultation
+) -> None:
+    item = make_consultation()
+    reused = make_consultation(answer=replace(item.answer, curated_id=12))
+    assert _stored(db_session, _record(db_session, reused)).curated_answer_id == 12
 
 
 def test_unknown_channel_is_refused(db_session: Session, make_consultation: MakeConsultation) -> None:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from bot.customer_service import CustomerService
 from bot.reviews import VERDICTS
 from bot.settings import Settings
+from bot.shared_state import TokenStore
 from bot.statistics import REPORT_TZ, outermost_divisions
 from bot.topics import CATEGORIES
 from knowledge.articles import short_law_name
@@ -89,6 +90,9 @@ class ConsoleContext:
     def __init__(self, settings: Settings, corpus: Corpus | None = None) -> None:
         self.settings = settings
         self.templates = _templates()
+        # The workers' shared state, set by the app's lifespan before the first request: every worker then
+        # sends with one access token (WeChat invalidates the old one soon after each renewal).
+        self.tokens: TokenStore | None = None
         self._corpus = corpus
         self._lock = threading.Lock()
 
@@ -113,7 +117,10 @@ class ConsoleContext:
         if not (settings.wechat_appid and settings.wechat_appsecret):
             return None
         return CustomerService(
-            api_base=settings.wechat_api_base, appid=settings.wechat_appid, secret=settings.wechat_appsecret
+            api_base=settings.wechat_api_base,
+            appid=settings.wechat_appid,
+            secret=settings.wechat_appsecret,
+            tokens=self.tokens,
         )
 
     @cached_property
