@@ -80,7 +80,7 @@ def _retention(settings: Settings, sessions: sessionmaker[Session]) -> Callable[
     return run
 
 
-def _lifespan(settings: Settings, retriever: Retriever | None) -> Lifespan:
+def _lifespan(settings: Settings, retriever: Retriever | None, single_process: bool) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = retriever if retriever is not None else await run_in_threadpool(_load_retriever, settings)
@@ -95,7 +95,7 @@ def _lifespan(settings: Settings, retriever: Retriever | None) -> Lifespan:
             aes_keys=(settings.wechat_aes_key, settings.wechat_previous_aes_key),
         )
         recorder = Recorder(sessions, Spool(settings.spool_dir))
-        state = open_shared_state(settings, sessions)
+        state = open_shared_state(settings, sessions, single_process=single_process)
         app.state.session_factory = sessions  # bot.db.DbSession reads it
         app.state.console.tokens = state  # the console's customer-service client shares the access token
         app.state.webhook = webhook.WebhookContext(
@@ -124,14 +124,19 @@ def _lifespan(settings: Settings, retriever: Retriever | None) -> Lifespan:
     return lifespan
 
 
-def create_app(settings: Settings, retriever: Retriever | None = None) -> FastAPI:
-    """The app; without `retriever`, its lifespan loads corpus, model and index as settings say."""
+def create_app(
+    settings: Settings, retriever: Retriever | None = None, *, single_process: bool = False
+) -> FastAPI:
+    """The app; without `retriever`, its lifespan loads corpus, model and index as settings say.
+
+    `single_process`: no other process answers this account (see `open_shared_state`).
+    """
     if not settings.wechat_token:
         # An empty token makes every signature forgeable; `pufa serve` fills in development defaults.
         raise SettingsError("PUFA_WECHAT_TOKEN is empty: set it to the Token of the WeChat server settings.")
     app = FastAPI(
         title=settings.bot_name,
-        lifespan=_lifespan(settings, retriever),
+        lifespan=_lifespan(settings, retriever, single_process),
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

@@ -117,7 +117,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     retriever = open_retriever(settings, build_if_needed=True, progress=_ProgressLog())
     log.info("index ready; the webhook will listen on http://%s:%d/wechat", host, port)
     if workers == 1:
-        uvicorn.run(create_app(settings, retriever), host=host, port=port,
+        uvicorn.run(create_app(settings, retriever, single_process=True), host=host, port=port,
                     log_config=logging_config(settings.log_format))
     else:
         del retriever  # every worker loads its own; the supervising process need not hold the model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import resources
@@ -26,9 +27,20 @@ def _data_lines(name: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
+_TOKENIZER_LOCK = threading.Lock()
+
+
 @cache
 def _tokenizer() -> jieba.Tokenizer:
     """A private jieba instance with our legal terms, so the global one stays untouched."""
+    # functools.cache lets concurrent first callers all build one (16 threads loading the dictionary at
+    # once stalled a cold server for 5 s); the lock makes them wait for the first instead.
+    with _TOKENIZER_LOCK:
+        return _build_tokenizer()
+
+
+@cache
+def _build_tokenizer() -> jieba.Tokenizer:
     tok = jieba.Tokenizer()
     for term in _data_lines("legal_terms.txt"):
         tok.add_word(term, freq=50000)

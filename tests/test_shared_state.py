@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.customer_service import CustomerService
 from bot.db import make_engine, make_session_factory
 from bot.shared_db import DatabaseState, RateWindow, TurnClaim, purge_shared_state
-from bot.shared_state import MemoryState, Resilient, SharedState
-from tests.fixtures.web import APP_ID, DB_BACKENDS, backend_url
+from bot.shared_state import MemoryState, Resilient, SharedState, open_shared_state
+from tests.fixtures.web import APP_ID, DB_BACKENDS, backend_url, live_settings
 from tests.fixtures.wechat_api import APP_SECRET, FakeWeChatApi
 
 Worker = Callable[[], SharedState]
@@ -178,3 +178,20 @@ def test_memory_state_keeps_the_same_contract_within_one_worker() -> None:
     assert state.lease_token(APP_ID, lease_s=5) and not state.lease_token(APP_ID, lease_s=5)
     state.release_token(APP_ID)
     assert state.lease_token(APP_ID, lease_s=5)
+
+
+def test_a_single_process_keeps_claims_and_rate_limits_off_the_database(
+    tmp_path: Path, db_url: str, db_session_factory: sessionmaker[Session]
+) -> None:
+    settings = live_settings(tmp_path, db_url)
+    single = open_shared_state(settings, db_session_factory, single_process=True)
+    assert single.claim("msg-1", lease_s=5).owned and not single.claim("msg-1", lease_s=5).owned
+    single.finish("msg-1", "答复")
+    assert single.claim("msg-1", lease_s=5).reply == "答复"
+    assert single.allow("u", per_minute=1) and not single.allow("u", per_minute=1)
+    with db_session_factory() as session:
+        assert session.query(TurnClaim).count() == 0 and session.query(RateWindow).count() == 0
+    shared = open_shared_state(settings, db_session_factory)  # the default: several workers may share it
+    assert shared.claim("msg-2", lease_s=5).owned
+    with db_session_factory() as session:
+        assert [claim.key for claim in session.query(TurnClaim)] == ["msg-2"]
