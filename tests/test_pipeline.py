@@ -1,0 +1,28 @@
+"""Wiring from settings: the question encoder follows PUFA_QUERY_ENCODER."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.pipeline import open_embedder
+from bot.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("setting", "backend"), [("auto", "onnx"), ("sentence-transformers", "sentence-transformers")]
+)
+def test_the_query_encoder_setting_chooses_the_backend(
+    setting: str, backend: str, model_cache_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "models").symlink_to(model_cache_dir)  # the session's converted model and ONNX export
+    settings = Settings(_env_file=None, data_dir=tmp_path, query_encoder=setting)  # type: ignore[call-arg]
+    embedder = open_embedder(settings)
+    assert embedder.query_backend == backend
+    assert embedder.encode_query("邻居借钱不还怎么办").shape == (embedder.dim,)
+
+
+def test_an_unknown_query_encoder_is_refused() -> None:
+    with pytest.raises(ValueError, match="query_encoder"):
+        Settings(_env_file=None, query_encoder="gpu")  # type: ignore[call-arg]
