@@ -78,17 +78,24 @@ class CustomerService:
         with self._lock:
             give_up = time.monotonic() + TOKEN_WAIT_S
             while True:
-                stored = self._tokens.token(self._appid)
-                if stored is not None and stored[0] != refused and stored[1] - TOKEN_MARGIN_S > self._clock():
-                    return stored[0]
+                if (usable := self._stored_token(refused)) is not None:
+                    return usable
                 if self._tokens.lease_token(self._appid, lease_s=TIMEOUT_S + 1):
                     try:
-                        return self._fetch_token()
+                        # Look again under the lease: another worker may have renewed and released
+                        # between our read and our lease.
+                        return self._stored_token(refused) or self._fetch_token()
                     finally:
                         self._tokens.release_token(self._appid)
                 if time.monotonic() > give_up:
                     raise WeChatApiError(None, "another worker's token renewal has not finished")
                 time.sleep(0.1)
+
+    def _stored_token(self, refused: str | None) -> str | None:
+        stored = self._tokens.token(self._appid)
+        if stored is not None and stored[0] != refused and stored[1] - TOKEN_MARGIN_S > self._clock():
+            return stored[0]
+        return None
 
     def _fetch_token(self) -> str:
         params = {"grant_type": "client_credential", "appid": self._appid, "secret": self._secret}
