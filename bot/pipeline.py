@@ -22,7 +22,10 @@ def open_corpus(settings: Settings) -> Corpus:
 
 
 def open_embedder(settings: Settings) -> Embedder:
-    return Embedder.load(settings.embedding_model, settings.model_cache_dir, query_backend=settings.query_encoder)
+    return Embedder.load(
+        settings.embedding_model, settings.model_cache_dir, query_backend=settings.query_encoder,
+        threads=settings.encoder_threads,
+    )
 
 
 def build(settings: Settings, progress: Progress | None = None) -> Manifest:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import records
 from bot.consult import describe_error
 from bot.followups import FOLLOWUP_WINDOW_H
+from bot.group_commit import GroupCommitter
 from bot.models import Base, Consultation, ConsultationHit, Event
 from bot.spool import Entry, Spool, SpoolBlocked
 
@@ -86,12 +87,12 @@ class Recorder:
     def __init__(self, sessions: sessionmaker[Session], spool: Spool) -> None:
         self._sessions = sessions
         self.spool = spool
+        self._writer = GroupCommitter(sessions)
 
     def consultation(self, row: Consultation) -> str | None:
         """Store the row; the stored record's reply (another worker's, for a retry), or None if spooled."""
         try:
-            with self._sessions() as session:
-                return records.store_consultation(session, row).reply
+            return self._writer.store(row).reply
         except SQLAlchemyError as exc:
             self._spool(exc, _consultation_entry("consultation", row))
             return None

@@ -122,6 +122,9 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     else:
         del retriever  # every worker loads its own; the supervising process need not hold the model
         _export_for_workers(settings)
+        # N workers each encoding on every CPU would oversubscribe them: give each its share.
+        share = max(1, len(os.sched_getaffinity(0)) // workers)
+        os.environ["PUFA_ENCODER_THREADS"] = str(settings.encoder_threads or share)
         uvicorn.run(
             "bot.app:app_from_environment",
             factory=True,

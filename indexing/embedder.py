@@ -44,15 +44,22 @@ class Embedder:
     """Encodes documents and questions into float32, L2-normalised vectors of length `dim`."""
 
     def __init__(
-        self, model: SentenceTransformer, model_id: str, *, query_encoder: OnnxQueryEncoder | None = None
+        self,
+        model: SentenceTransformer,
+        model_id: str,
+        *,
+        query_encoder: OnnxQueryEncoder | None = None,
+        query_workers: int = 1,
     ) -> None:
-        """`query_encoder`: encodes questions instead of `model` (its ONNX export); None = `model` does."""
+        """`query_encoder`: encodes questions instead of `model` (its ONNX export); None = `model` does.
+        `query_workers`: encoder calls run at once for concurrent questions (`indexing.query_batcher`)."""
         self.model = model
         self.model_id = model_id
         self.dim = _embedding_dimension(model)
         self.query_backend: QueryBackend = "onnx" if query_encoder else "sentence-transformers"
         self._query_encoder = query_encoder
-        self._batcher = QueryBatcher(self.encode_queries, max_batch=QUERY_BATCH)
+        self.query_workers = query_workers
+        self._batcher = QueryBatcher(self.encode_queries, max_batch=QUERY_BATCH, workers=query_workers)
         prompts = getattr(model, "prompts", None) or {}
         self._query_prompt = "query" if "query" in prompts else None
         self._document_prompt = next((name for name in ("passage", "document") if name in prompts), None)
@@ -73,8 +80,8 @@ class Embedder:
         `model` may otherwise be a local sentence-transformers directory or a model name already in the
         Hugging Face cache; nothing is downloaded unless `allow_download`. Questions go through an ONNX
         export kept in `cache_dir` ("onnx"; "auto" falls back to sentence-transformers for models it
-        cannot export). `threads` sets the thread count of torch and ONNX Runtime (default: the CPUs
-        this process may use).
+        cannot export). `threads` sets the thread count of torch, and how many single-threaded ONNX
+        encoder calls run at once (default: the CPUs this process may use).
         """
         import torch
 
@@ -89,8 +96,8 @@ class Embedder:
             st = _sentence_transformer(str(local) if local.is_dir() else model, allow_download)
         encoder = None
         if query_backend != "sentence-transformers":
-            encoder = _onnx_query_encoder(st, model_id, cache_dir, threads, progress, required=query_backend == "onnx")
-        return cls(st, model_id, query_encoder=encoder)
+            encoder = _onnx_query_encoder(st, model_id, cache_dir, progress, required=query_backend == "onnx")
+        return cls(st, model_id, query_encoder=encoder, query_workers=threads if encoder else 1)
 
     def encode_documents(
         self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
@@ -154,7 +161,7 @@ def _embedding_dimension(model: SentenceTransformer) -> int:
 
 
 def _onnx_query_encoder(
-    model: SentenceTransformer, model_id: str, cache_dir: Path, threads: int,
+    model: SentenceTransformer, model_id: str, cache_dir: Path,
     progress: Progress | None, *, required: bool,
 ) -> OnnxQueryEncoder | None:
     try:
@@ -166,8 +173,9 @@ def _onnx_query_encoder(
         log.warning("questions are encoded by sentence-transformers: %s cannot be exported to ONNX", model_id)
         return None
     prompts = getattr(model, "prompts", None) or {}
-    return OnnxQueryEncoder(export, prompt=prompts.get("query", ""), max_length=model.max_seq_length,
-                            pad_id=model.tokenizer.pad_token_id or 0, threads=threads)
+    # One thread per call; parallelism comes from several calls at once (QueryBatcher's workers).
+    return OnnxQueryEncoder(export, prompt=prompts.get("query", ""), max_length=model.max_seq_length or 512,
+                            pad_id=model.tokenizer.pad_token_id or 0, threads=1)
 
 
 def _local_model_id(path: Path) -> str:

@@ -57,7 +57,8 @@ def export_query_model(
         staging = Path(tmp) / "export"
         staging.mkdir()
         float_model = Path(tmp) / "float32.onnx"
-        _export_float(model[0].auto_model, float_model)
+        transformer: torch.nn.Module = model[0].auto_model  # type: ignore[assignment]
+        _export_float(transformer, float_model)
         _quantize(float_model, staging / MODEL_FILE)
         (staging / TOKENIZER_FILE).write_text(model.tokenizer.backend_tokenizer.to_str(), encoding="utf-8")
         (staging / MANIFEST_FILE).write_text(json.dumps(wanted), encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Wiring from settings: the question encoder follows PUFA_QUERY_ENCODER."""
+"""Wiring from settings: the question encoder follows PUFA_QUERY_ENCODER and PUFA_ENCODER_THREADS."""
 
 from __future__ import annotations
 
@@ -26,3 +26,13 @@ def test_the_query_encoder_setting_chooses_the_backend(
 def test_an_unknown_query_encoder_is_refused() -> None:
     with pytest.raises(ValueError, match="query_encoder"):
         Settings(_env_file=None, query_encoder="gpu")  # type: ignore[call-arg]
+
+
+def test_encoder_threads_set_how_many_questions_are_encoded_at_once(
+    model_cache_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "models").symlink_to(model_cache_dir)
+    settings = Settings(_env_file=None, data_dir=tmp_path, encoder_threads=3)  # type: ignore[call-arg]
+    assert open_embedder(settings).query_workers == 3
+    with pytest.raises(ValueError, match="encoder_threads"):
+        Settings(_env_file=None, encoder_threads=0)  # type: ignore[call-arg]

@@ -90,5 +90,24 @@ def test_an_encoder_returning_the_wrong_number_of_vectors_is_an_error_not_a_hang
 
 
 def test_max_batch_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="max_batch must be at least 1, not 0"):
+    with pytest.raises(ValueError, match="max_batch and workers must be at least 1, not 0 and 1"):
         QueryBatcher(fake_vectors, max_batch=0)
+
+
+def test_several_workers_run_batches_at_the_same_time() -> None:
+    both_running = threading.Barrier(2, timeout=5)  # one worker alone would break it
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        both_running.wait()
+        return fake_vectors(texts)
+
+    batcher = QueryBatcher(encode, max_batch=1, workers=2)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(batcher.encode, ["甲", "乙乙"]))
+    np.testing.assert_array_equal(np.stack(results), fake_vectors(["甲", "乙乙"]))
+    assert batcher.batches == 2
+
+
+def test_workers_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="workers"):
+        QueryBatcher(fake_vectors, workers=0)

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import records
-from bot.db import make_engine, make_session_factory
 from bot.models import Consultation, ConsultationHit, Event
 from bot.recorder import Recorder
 from bot.spool import Spool
-from tests.fixtures.web import TEST_OPENID, TEST_SECRET_KEY, MakeConsultation, free_port
+from tests.fixtures.web import TEST_OPENID, TEST_SECRET_KEY, MakeConsultation
 
 TOWNSHIP = "青山镇"
-
-
-@pytest.fixture
-def unreachable() -> Iterator[sessionmaker[Session]]:
-    """Sessions on a PostgreSQL address where nothing listens: every statement fails to connect."""
-    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/pufa")
-    yield make_session_factory(engine)
-    engine.dispose()
 
 
 def _row(make_consultation: MakeConsultation, **changes: object) -> Consultation:
