@@ -12,6 +12,7 @@ import hashlib
 import itertools
 import secrets
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,7 +41,12 @@ class LoadReport:
     elapsed_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)  # e.g. "ReadTimeout", "HTTP 500"
     answered: list[str] = field(default_factory=list)
+
+    def fail(self, kind: str) -> None:
+        self.errors += 1
+        self.error_kinds[kind] += 1
 
     @property
     def requests(self) -> int:
@@ -54,6 +60,8 @@ class LoadReport:
             "p50_ms": round(_percentile(ordered, 0.50), 1),
             "p99_ms": round(_percentile(ordered, 0.99), 1),
             "errors": self.errors,
+            # Only when something failed, so that a clean run prints the figures the issue asks for.
+            **({"error_kinds": dict(self.error_kinds)} if self.errors else {}),
         }
 
 
@@ -116,14 +124,14 @@ async def _client(client: httpx.AsyncClient, url: str, token: str, messages: _Me
             started = time.monotonic()
             try:
                 response = await _send(client, url, token, body)
-            except httpx.HTTPError:
-                report.errors += 1
+            except httpx.HTTPError as exc:
+                report.fail(type(exc).__name__)
                 continue  # WeChat sends the same message again
             if response.status_code == 200 and response.text.startswith("<xml>"):
                 report.latencies_ms.append((time.monotonic() - started) * 1000)
                 report.answered.append(msg_id)
             else:
-                report.errors += 1
+                report.fail(f"HTTP {response.status_code}" if response.status_code != 200 else "not a reply")
             break
 
 

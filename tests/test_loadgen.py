@@ -40,6 +40,7 @@ def test_a_wrong_token_counts_as_errors_and_fails_the_bench(
                  "--json"])  # fmt: skip
     figures = json.loads(capsys.readouterr().out)
     assert code == 1 and figures["errors"] == figures["requests"] > 0 and figures["records"] == 0
+    assert figures["error_kinds"] == {"HTTP 403": figures["errors"]}  # what went wrong, not only how often
 
 
 def test_only_loopback_servers_are_driven() -> None:
@@ -56,5 +57,8 @@ def test_the_signature_is_what_the_webhook_verifies() -> None:
 
 
 def test_percentiles_come_from_the_measured_latencies() -> None:
-    report = LoadReport(started=0.0, elapsed_s=2.0, latencies_ms=[float(n) for n in range(1, 101)], errors=2)
-    assert report.figures() == {"requests": 102, "rps": 51.0, "p50_ms": 51.0, "p99_ms": 100.0, "errors": 2}
+    report = LoadReport(started=0.0, elapsed_s=2.0, latencies_ms=[float(n) for n in range(1, 101)])
+    report.fail("ReadTimeout")
+    report.fail("HTTP 500")
+    assert report.figures() == {"requests": 102, "rps": 51.0, "p50_ms": 51.0, "p99_ms": 100.0, "errors": 2,
+                                "error_kinds": {"ReadTimeout": 1, "HTTP 500": 1}}
