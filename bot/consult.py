@@ -35,12 +35,16 @@ RETRIEVAL_THREADS = 16
 
 
 def clean_question(text: str) -> str:
-    """NFKC text without control, format (zero-width) or unassigned characters, whitespace collapsed;
-    "" when no letter or digit is left (emoji only, punctuation only, blank)."""
-    normal = unicodedata.normalize("NFKC", text)
-    kept = "".join(ch for ch in normal if ch.isspace() or not unicodedata.category(ch).startswith("C"))
+    """The text as typed, without control, format (zero-width) or unassigned characters, whitespace
+    collapsed; "" when no letter or digit is left (emoji only, punctuation only, blank).
+
+    Not NFKC-folded: volunteers read the stored question, and "，" turned into "," is not what the
+    villager wrote. The encoder's tokenizer folds by itself and mask_pii folds full-width digits.
+    """
+    kept = "".join(ch for ch in text if ch.isspace() or not unicodedata.category(ch).startswith("C"))
     collapsed = " ".join(kept.split())
-    if not any(unicodedata.category(ch)[0] in "LN" for ch in collapsed):
+    letters = unicodedata.normalize("NFKC", collapsed)
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in letters):
         return ""
     return collapsed[:MAX_QUESTION_CHARS]
 

@@ -24,14 +24,15 @@ from tests.reply_checks import TOWNSHIP
     ("raw", "clean"),
     [
         ("  邻居\u200b借钱\u3000不还\n怎么办 ", "邻居借钱 不还 怎么办"),
-        ("ｗｅｃｈａｔ１２３", "wechat123"),
+        ("ｗｅｃｈａｔ１２３", "ｗｅｃｈａｔ１２３"),
+        ("我爸妈老了，哥哥不给养老钱怎么办？", "我爸妈老了，哥哥不给养老钱怎么办？"),
         ("😀🙏", ""),
         ("\u200b\u200d\ufeff", ""),
         ("？！。…", ""),
         ("\x00\x07", ""),
         ("a" * 600, "a" * 500),
     ],
-    ids=["zero-width", "full-width", "emoji", "format-chars", "punctuation", "controls", "long"],
+    ids=["zero-width", "full-width", "chinese-punctuation", "emoji", "format-chars", "punctuation", "controls", "long"],
 )
 def test_clean_question(raw: str, clean: str) -> None:
     assert clean_question(raw) == clean
