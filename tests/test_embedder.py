@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sentence_transformers import SentenceTransformer
 
 from indexing.embedder import DEFAULT_MODEL_DIR, Embedder, ModelNotAvailableError
