@@ -114,6 +114,8 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     migrations.upgrade(settings.sqlalchemy_url)
     from bot.pipeline import open_retriever  # the model stack loads only when serving
 
+    # The first start also converts the bundled model and exports the question encoder, in silence.
+    log.info("loading the model and the index (the first start prepares them: a few minutes)")
     retriever = open_retriever(settings, build_if_needed=True, progress=_ProgressLog())
     log.info("index ready; the webhook will listen on http://%s:%d/wechat", host, port)
     if workers == 1:
