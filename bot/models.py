@@ -68,6 +68,16 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, list[Any]: JSON, list[str]: JSON, bytes: LargeBinary}
 
 
+def own_values(row: Base) -> dict[str, Any]:
+    """A row's column values without its ids (primary and foreign keys), which the database gives:
+    what a copy of the row, or its spool entry, is made from."""
+    return {
+        column.key: getattr(row, column.key)
+        for column in row.__table__.columns
+        if not column.primary_key and not column.foreign_keys
+    }
+
+
 def _flag() -> Mapped[bool]:
     return mapped_column(default=False, server_default=false())
 

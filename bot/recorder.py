@@ -23,7 +23,7 @@ from bot import records
 from bot.consult import describe_error
 from bot.followups import FOLLOWUP_WINDOW_H
 from bot.group_commit import GroupCommitter
-from bot.models import Base, Consultation, ConsultationHit, Event
+from bot.models import Base, Consultation, ConsultationHit, Event, own_values
 from bot.spool import Entry, Spool, SpoolBlocked
 
 log = logging.getLogger(__name__)
@@ -33,16 +33,14 @@ M = TypeVar("M", bound=Base)
 def encode_row(row: Base) -> dict[str, Any]:
     """A model's column values as JSON values (datetimes ISO 8601, bytes base64); ids left out."""
     out: dict[str, Any] = {}
-    for column in row.__table__.columns:
-        value = getattr(row, column.key)
-        # Ids are the database's to give; None is left out so that column defaults apply on replay.
-        if column.primary_key or column.foreign_keys or value is None:
+    for key, value in own_values(row).items():
+        if value is None:  # left out so that column defaults apply on replay
             continue
         if isinstance(value, datetime):
             value = {"t": value.isoformat()}
         elif isinstance(value, bytes):
             value = {"b": base64.b64encode(value).decode("ascii")}
-        out[column.key] = value
+        out[key] = value
     return out
 
 

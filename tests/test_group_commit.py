@@ -58,7 +58,7 @@ def _store_while_held(
     assert held.first_opened.wait(5)
     rest = [pool.submit(committer.store, row) for row in rows[1:]]
     for _ in range(500):
-        if committer._queue.qsize() == len(rest):  # noqa: SLF001 - test inspection
+        if committer._batcher._queue.qsize() == len(rest):  # noqa: SLF001 - test inspection
             break
         threading.Event().wait(0.01)
     held.release.set()
