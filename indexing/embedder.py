@@ -57,7 +57,7 @@ class Embedder:
         self.model_id = model_id
         self.dim = _embedding_dimension(model)
         self.query_backend: QueryBackend = "onnx" if query_encoder else "sentence-transformers"
-        self._query_encoder = query_encoder
+        self.query_encoder = query_encoder
         self.query_workers = query_workers
         self._batcher = QueryBatcher(self.encode_queries, max_batch=QUERY_BATCH, workers=query_workers)
         prompts = getattr(model, "prompts", None) or {}
@@ -112,11 +112,11 @@ class Embedder:
         The index's hubness penalties use it: measured on the tune split, int8 pool questions lost
         recall@5 (hybrid 0.482 → 0.471).
         """
-        if self._query_encoder is None or reference:
+        if self.query_encoder is None or reference:
             return self._encode_st(texts, self._query_prompt, 32, False)
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        encode = self._query_encoder.encode
+        encode = self.query_encoder.encode
         return np.concatenate([encode(texts[i : i + QUERY_BATCH]) for i in range(0, len(texts), QUERY_BATCH)])
 
     def encode_query(self, text: str) -> np.ndarray:

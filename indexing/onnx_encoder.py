@@ -34,6 +34,8 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # Per-channel weights: per-tensor int8 cost 5 points of tune recall@5 (0.483 → 0.430); per-channel
 # keeps tune hybrid recall@5 / MRR@10 at 0.482 / 0.391 against 0.483 / 0.396 in float32.
 _PER_CHANNEL = True
+# Questions whose token counts differ by at most this many share an encoder call (`length_groups`).
+LENGTH_SPREAD = 8
 
 Progress = Callable[[str], None]
 
@@ -87,15 +89,34 @@ class OnnxQueryEncoder:
         self._session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
             str(export_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = _padding_tokenizer(export_dir / TOKENIZER_FILE, max_length, pad_id)
+        self._tokenizer = _truncating_tokenizer(export_dir / TOKENIZER_FILE, max_length)
+        self._pad_id = pad_id
+        self.length_spread = LENGTH_SPREAD  # scripts/bench_encoder_groups.py varies it
         self._prompt = prompt
         self._wants_token_types = "token_type_ids" in {i.name for i in self._session.get_inputs()}
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), dim) float32 unit vectors; the prompt is prepended here."""
+        """(len(texts), dim) float32 unit vectors; the prompt is prepended here.
+
+        Texts of similar length run together: questions that arrive together differ in length, and
+        padding every one to the longest cost more than it saved (see `length_groups`).
+        """
         encodings = self._tokenizer.encode_batch([self._prompt + text for text in texts])
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        token_ids = [e.ids for e in encodings]
+        rows: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
+        for group in length_groups([len(ids) for ids in token_ids], self.length_spread):
+            vectors = self._encode_padded([token_ids[row] for row in group])
+            for row, vector in zip(group, vectors, strict=True):
+                rows[row] = vector
+        return np.stack(rows) if rows else np.empty((0, 0), dtype=np.float32)
+
+    def _encode_padded(self, token_ids: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in token_ids)
+        ids = np.full((len(token_ids), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(token_ids), width), dtype=np.int64)
+        for row, row_ids in enumerate(token_ids):
+            ids[row, : len(row_ids)] = row_ids
+            mask[row, : len(row_ids)] = 1
         feed = {"input_ids": ids, "attention_mask": mask}
         if self._wants_token_types:
             feed["token_type_ids"] = np.zeros_like(ids)
@@ -104,6 +125,21 @@ class OnnxQueryEncoder:
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def length_groups(lengths: Sequence[int], spread: int = LENGTH_SPREAD) -> list[list[int]]:
+    """Indices of `lengths` in groups whose lengths differ by at most `spread` tokens, shortest first.
+
+    One call per group instead of one padded call for all costs less CPU per question on batches of
+    questions that arrived together (figures: scripts/bench_encoder_groups.py).
+    """
+    groups: list[list[int]] = []
+    for index in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if groups and lengths[index] - lengths[groups[-1][0]] <= spread:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
 
 
 def _check_pipeline(model: SentenceTransformer) -> None:
@@ -164,12 +200,12 @@ def _quantize(source: Path, target: Path) -> None:
         root.setLevel(level)
 
 
-def _padding_tokenizer(path: Path, max_length: int, pad_id: int) -> Tokenizer:
+def _truncating_tokenizer(path: Path, max_length: int) -> Tokenizer:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
     tokenizer.enable_truncation(max_length)
-    tokenizer.enable_padding(pad_id=pad_id)
+    tokenizer.no_padding()  # `_encode_padded` pads each length group to its own longest
     return tokenizer
 
 

