@@ -25,6 +25,7 @@ from knowledge.corpus import Corpus
 
 if TYPE_CHECKING:
     from indexing.embedder import Embedder
+    from indexing.rerank import Reranker
     from indexing.retrieval import Retriever
 
 FORMAT_VERSION = 2  # 2: hubness penalties (hub_penalties.npy)
@@ -163,8 +164,13 @@ def check_manifest(index_dir: Path, corpus: Corpus, model_id: str) -> Manifest:
     return manifest
 
 
-def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder) -> Retriever:
-    """Load a built index for the given corpus and model, ready to answer questions."""
+def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder, *,
+                   reranker: Reranker | None = None) -> Retriever:  # fmt: skip
+    """Load a built index for the given corpus and model, ready to answer questions.
+
+    `reranker`: reorders hybrid search's candidates; None = the trained weights of `indexing.rerank`.
+    """
+    from indexing.rerank import LinearReranker
     from indexing.retrieval import Retriever
 
     manifest = check_manifest(index_dir, corpus, embedder.model_id)
@@ -177,4 +183,5 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder) -> Retri
         vectors=VectorIndex.load(index_dir / VECTORS, index_dir / PENALTIES),
         keywords=KeywordIndex.load(index_dir / KEYWORDS),
         embedder=embedder,
+        reranker=reranker or LinearReranker.load(),
     )

@@ -6,14 +6,15 @@ SHARED TYPE `Hit` — the bot depends on its fields; extend, don't rename.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from indexing.fusion import reciprocal_rank_fusion
-from indexing.keyword_index import KeywordIndex
+from indexing.keyword_index import KeywordIndex, tokenize
 from indexing.query import expand_question
+from indexing.rerank import DEPTH, Reranker, Signals, feature_matrix, overlap
 from indexing.vector_index import VectorIndex
 from knowledge.articles import Article
 from knowledge.chunking import Chunk
@@ -34,7 +35,9 @@ DIRECT_SCORE = 1.0  # above any RRF score (at most 2/61): a cited article always
 @dataclass(frozen=True, slots=True)
 class Hit:
     article: Article
-    score: float  # fused score, higher is better; comparable only within one question
+    # Higher ranks first; comparable only within one question. Hybrid search: the re-ranker's
+    # probability (0 beyond its depth) or DIRECT_SCORE; bm25 / dense mode: that retriever's score.
+    score: float
     retrievers: tuple[str, ...]  # which retrievers found it: "direct", "bm25", "dense"
     chunk_id: str  # the article's best-matching chunk
     dense_score: float | None = None  # raw cosine(question, best chunk); None in bm25-only mode
@@ -49,7 +52,8 @@ class Retriever:
     """Answers questions from one loaded index; built by `indexing.build.load_retriever`."""
 
     def __init__(self, *, corpus: Corpus, chunks: Sequence[Chunk], vectors: VectorIndex,
-                 keywords: KeywordIndex, embedder: Embedder, candidates: int = CANDIDATES) -> None:
+                 keywords: KeywordIndex, embedder: Embedder, candidates: int = CANDIDATES,
+                 reranker: Reranker | None = None) -> None:  # fmt: skip
         if not len(chunks) == len(vectors) == len(keywords):
             raise ValueError(f"index rows disagree: {len(chunks)} chunks, {len(vectors)} vectors, "
                              f"{len(keywords)} keyword rows")
@@ -59,9 +63,15 @@ class Retriever:
         self.keywords = keywords
         self.embedder = embedder
         self.candidates = candidates
+        self.reranker = reranker  # None: hybrid search keeps the fused order
         self._rows_of: dict[str, list[int]] = {}
         for row, chunk in enumerate(self.chunks):
             self._rows_of.setdefault(chunk.article_key, []).append(row)
+        # What the re-ranker compares questions with: each article's indexed terms and its titles' words.
+        self._terms_of = {key: frozenset(t for row in rows for t in keywords.terms(row))
+                          for key, rows in self._rows_of.items()}  # fmt: skip
+        paths = {article.path for article in corpus.articles}
+        self._title_words = {path: frozenset(tokenize(" ".join(path))) for path in paths}
         self._articles = {article.key: article for article in corpus.articles}
         self._default_law = next((law for law in corpus.laws if law.endswith("民法典")), None)
 
@@ -86,7 +96,8 @@ class Retriever:
         if not question:
             return []
         expanded = expand_question(question)
-        bm25 = self._by_article(self.keywords.scores(expanded)) if mode != "dense" else {}
+        words = tokenize(expanded)
+        bm25 = self._by_article(self.keywords.scores(expanded, words)) if mode != "dense" else {}
         query = None
         if mode != "bm25":
             query = query_vector if query_vector is not None else self.embedder.encode_query(expanded)
@@ -101,7 +112,39 @@ class Retriever:
         order = [(key, DIRECT_SCORE) for key in direct] + [(key, sc) for key, sc in fused if key not in cited]
         top = {name: set(ranking[: self.candidates]) for name, ranking in rankings.items()}
         seen = _Seen(query=query, bm25=bm25, dense=dense, top=top, direct=cited)
-        return [self._hit(key, score, seen) for key, score in order[:k]]
+        rerank = mode == "hybrid" and self.reranker is not None
+        hits = [self._hit(key, score, seen) for key, score in order[: max(k, DEPTH) if rerank else k]]
+        if rerank:
+            hits = self._reranked(hits, rankings, frozenset(words), frozenset(tokenize(question)))
+        return hits[:k]
+
+    def _reranked(self, hits: list[Hit], rankings: dict[str, list[str]], words: frozenset[str],
+                  typed_words: frozenset[str]) -> list[Hit]:  # fmt: skip
+        """Direct citations stay first; the next DEPTH hits in the re-ranker's order, the rest after."""
+        assert self.reranker is not None
+        cited = [hit for hit in hits if "direct" in hit.retrievers]
+        fused = [hit for hit in hits if "direct" not in hit.retrievers]
+        head, tail = fused[:DEPTH], fused[DEPTH:]
+        if not head:
+            return hits
+        ranks = {name: {key: rank for rank, key in enumerate(ranking)} for name, ranking in rankings.items()}
+        signals = [self._signals(hit, ranks, words, typed_words) for hit in head]
+        scores = self.reranker.scores(feature_matrix(signals))
+        order = np.argsort(-scores, kind="stable")
+        return (cited + [replace(head[i], score=float(scores[i])) for i in order]
+                + [replace(hit, score=0.0) for hit in tail])  # fmt: skip
+
+    def _signals(self, hit: Hit, ranks: dict[str, dict[str, int]], words: frozenset[str],
+                 typed_words: frozenset[str]) -> Signals:  # fmt: skip
+        key = hit.article.key
+        terms = self._terms_of[key]
+        return Signals(
+            fused=hit.score, dense=hit.dense_score or 0.0, margin=hit.dense_margin or 0.0,
+            bm25=hit.bm25_score or 0.0, bm25_rank=ranks["bm25"].get(key), dense_rank=ranks["dense"].get(key),
+            coverage=overlap(words, terms), raw_coverage=overlap(typed_words, terms),
+            title_overlap=overlap(words, self._title_words[hit.article.path]),
+            length=sum(len(p) for p in hit.article.paragraphs),
+        )  # fmt: skip
 
     def _direct(self, question: str) -> list[str]:
         """Keys of the articles the question cites itself (《民法典》第1079条), ahead of everything else."""

@@ -1,0 +1,121 @@
+"""Re-ranking: the fused candidates reordered by a linear model over what the retrievers saw.
+
+Rank fusion weighs only the two rank positions. The scores behind them say more: how far an article's
+cosine falls below the best one, whether the question's own words (not only the lexicon's legal
+terms) occur in the article, whether they name its chapter, how long it is. A logistic model over
+those signals, fitted on the dev set's tuning split by `scripts/train_reranker.py`, reorders the top
+`DEPTH` fused articles. Its weights are data (`indexing/data/reranker.json`): retrain after changing
+the lexicon, the index or the questions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+DEPTH = 30  # fused articles re-ranked; where the gold article is, 72 % of the time on the tuning split
+DEFAULT_WEIGHTS = Path(__file__).parent / "data" / "reranker.json"
+ABSENT_RANK = 100  # rank given to an article a retriever did not return (each returns 50)
+FEATURES = (
+    "fused",  # the RRF score
+    "position",  # log of the fused rank
+    "dense",  # raw cosine of the best chunk
+    "dense_gap",  # that cosine minus the best cosine among the candidates
+    "margin",  # the hubness-corrected cosine (Hit.dense_margin)
+    "margin_gap",
+    "bm25",  # BM25 score over the best BM25 score among the candidates
+    "bm25_rank",  # log ranks in each retriever's own list
+    "dense_rank",
+    "coverage",  # share of the expanded question's words found in the article's index terms
+    "raw_coverage",  # the same for the words the villager typed
+    "title_overlap",  # share of the expanded question's words in the article's 编/章/节 titles
+    "length",  # log of the article's length in characters
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What retrieval saw of one candidate article, before re-ranking."""
+
+    fused: float
+    dense: float
+    margin: float
+    bm25: float
+    bm25_rank: int | None  # 0-based; None when the retriever did not return it
+    dense_rank: int | None
+    coverage: float
+    raw_coverage: float
+    title_overlap: float
+    length: int
+
+
+def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
+    """(len(candidates), len(FEATURES)) in fused order; some features compare a candidate with the others."""
+    if not candidates:
+        return np.empty((0, len(FEATURES)))
+    best_dense = max(c.dense for c in candidates)
+    best_margin = max(c.margin for c in candidates)
+    best_bm25 = max(max(c.bm25 for c in candidates), 1e-9)
+    return np.array([
+        [
+            c.fused, math.log(position + 1), c.dense, c.dense - best_dense, c.margin, c.margin - best_margin,
+            c.bm25 / best_bm25, _log_rank(c.bm25_rank), _log_rank(c.dense_rank),
+            c.coverage, c.raw_coverage, c.title_overlap, math.log(c.length + 1),
+        ]
+        for position, c in enumerate(candidates)
+    ])  # fmt: skip
+
+
+def overlap(words: frozenset[str], terms: frozenset[str]) -> float:
+    """Share of `words` found in `terms` (0 for no words)."""
+    return len(words & terms) / len(words) if words else 0.0
+
+
+def _log_rank(rank: int | None) -> float:
+    return math.log((ABSENT_RANK if rank is None else rank) + 1)
+
+
+class Reranker(Protocol):
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        """One score per row of `feature_matrix`; higher ranks first."""
+        ...
+
+
+class WeightsFileError(ValueError):
+    """The re-ranker's weights file does not fit this version's features."""
+
+
+@dataclass(frozen=True)
+class LinearReranker:
+    """Logistic regression on standardised features: scores are the probability an article is relevant."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+    bias: float
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        logits = ((features - self.mean) / self.scale) @ self.weights + self.bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    @classmethod
+    def load(cls, path: Path = DEFAULT_WEIGHTS) -> LinearReranker:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data.get("features", ())) != FEATURES:
+            raise WeightsFileError(f"{path} was trained on features {data.get('features')}, "
+                                   f"not {list(FEATURES)}: run scripts/train_reranker.py")  # fmt: skip
+        mean, scale, weights = (np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "weights"))
+        if any(a.shape != (len(FEATURES),) for a in (mean, scale, weights)) or not np.all(scale > 0):
+            raise WeightsFileError(f"{path}: mean, scale and weights need {len(FEATURES)} values, scale > 0")
+        return cls(mean, scale, weights, float(data["bias"]))
+
+    def save(self, path: Path, **provenance: object) -> None:
+        data = {"features": list(FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "weights": self.weights.tolist(), "bias": self.bias, **provenance}  # fmt: skip
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
