@@ -6,7 +6,7 @@ SHARED TYPE `Hit` — the bot depends on its fields; extend, don't rename.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -112,38 +112,43 @@ class Retriever:
         order = [(key, DIRECT_SCORE) for key in direct] + [(key, sc) for key, sc in fused if key not in cited]
         top = {name: set(ranking[: self.candidates]) for name, ranking in rankings.items()}
         seen = _Seen(query=query, bm25=bm25, dense=dense, top=top, direct=cited)
-        rerank = mode == "hybrid" and self.reranker is not None
-        hits = [self._hit(key, score, seen) for key, score in order[: max(k, DEPTH) if rerank else k]]
-        if rerank:
-            hits = self._reranked(hits, rankings, frozenset(words), frozenset(tokenize(question)))
-        return hits[:k]
+        if mode == "hybrid" and self.reranker is not None and query is not None:
+            order = self._reranked(order, seen, rankings, frozenset(words), frozenset(tokenize(question)))
+        return [self._hit(key, score, seen) for key, score in order[:k]]
 
-    def _reranked(self, hits: list[Hit], rankings: dict[str, list[str]], words: frozenset[str],
-                  typed_words: frozenset[str]) -> list[Hit]:  # fmt: skip
-        """Direct citations stay first; the next DEPTH hits in the re-ranker's order, the rest after."""
-        assert self.reranker is not None
-        cited = [hit for hit in hits if "direct" in hit.retrievers]
-        fused = [hit for hit in hits if "direct" not in hit.retrievers]
+    def _reranked(self, order: list[tuple[str, float]], seen: _Seen, rankings: dict[str, list[str]],
+                  words: frozenset[str], typed_words: frozenset[str]) -> list[tuple[str, float]]:  # fmt: skip
+        """Direct citations stay first; the next DEPTH articles in the re-ranker's order (scored by it),
+        the rest after with score 0."""
+        assert self.reranker is not None and seen.query is not None
+        cited = [(key, score) for key, score in order if key in seen.direct]
+        fused = [(key, score) for key, score in order if key not in seen.direct]
         head, tail = fused[:DEPTH], fused[DEPTH:]
         if not head:
-            return hits
+            return order
+        rows = np.array([seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen.query)
+                         for key, _ in head])  # fmt: skip
+        cosines = self.vectors.similarities(seen.query, rows)
+        margins = cosines - self.vectors.penalties[rows]
         ranks = {name: {key: rank for rank, key in enumerate(ranking)} for name, ranking in rankings.items()}
-        signals = [self._signals(hit, ranks, words, typed_words) for hit in head]
+        context = _Words(expanded=words, typed=typed_words)
+        signals = [
+            self._signals(key, fused_score, float(cosine), float(margin), seen.bm25, ranks, context)
+            for (key, fused_score), cosine, margin in zip(head, cosines, margins, strict=True)
+        ]
         scores = self.reranker.scores(feature_matrix(signals))
-        order = np.argsort(-scores, kind="stable")
-        return (cited + [replace(head[i], score=float(scores[i])) for i in order]
-                + [replace(hit, score=0.0) for hit in tail])  # fmt: skip
+        reranked = [(head[i][0], float(scores[i])) for i in np.argsort(-scores, kind="stable")]
+        return cited + reranked + [(key, 0.0) for key, _ in tail]
 
-    def _signals(self, hit: Hit, ranks: dict[str, dict[str, int]], words: frozenset[str],
-                 typed_words: frozenset[str]) -> Signals:  # fmt: skip
-        key = hit.article.key
-        terms = self._terms_of[key]
+    def _signals(self, key: str, fused: float, cosine: float, margin: float, bm25: dict[str, tuple[float, int]],
+                 ranks: dict[str, dict[str, int]], words: _Words) -> Signals:  # fmt: skip
+        article, terms = self._articles[key], self._terms_of[key]
         return Signals(
-            fused=hit.score, dense=hit.dense_score or 0.0, margin=hit.dense_margin or 0.0,
-            bm25=hit.bm25_score or 0.0, bm25_rank=ranks["bm25"].get(key), dense_rank=ranks["dense"].get(key),
-            coverage=overlap(words, terms), raw_coverage=overlap(typed_words, terms),
-            title_overlap=overlap(words, self._title_words[hit.article.path]),
-            length=sum(len(p) for p in hit.article.paragraphs),
+            fused=fused, dense=cosine, margin=margin, bm25=bm25[key][0] if key in bm25 else 0.0,
+            bm25_rank=ranks["bm25"].get(key), dense_rank=ranks["dense"].get(key),
+            coverage=overlap(words.expanded, terms), raw_coverage=overlap(words.typed, terms),
+            title_overlap=overlap(words.expanded, self._title_words[article.path]),
+            length=sum(len(p) for p in article.paragraphs),
         )  # fmt: skip
 
     def _direct(self, question: str) -> list[str]:
@@ -199,6 +204,14 @@ class _Seen:
     dense: dict[str, tuple[float, int]]
     top: dict[str, set[str]]  # retriever → the article keys it contributed to fusion
     direct: set[str]  # articles the question cites itself
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """A question's words: after the lexicon expansion, and as the villager typed them."""
+
+    expanded: frozenset[str]
+    typed: frozenset[str]
 
 
 def _ranked(scores: dict[str, tuple[float, int]]) -> list[str]:
