@@ -29,6 +29,7 @@ CANDIDATES = 50  # articles each retriever contributes to fusion
 # RRF weights (bm25, dense), tuned on the dev set's tuning split: dense is the stronger retriever
 # once hubness is corrected (held-out hybrid recall@5 0.490 at 0.5:1, 0.501 at 0.3:1, 0.456 at 1:1).
 FUSION_WEIGHTS = (0.3, 1.0)
+ArticleScores = dict[str, tuple[float, int]]  # article key → (best chunk score, that chunk's row)
 DIRECT_SCORE = 1.0  # above any RRF score (at most 2/61): a cited article always comes first
 
 
@@ -140,7 +141,7 @@ class Retriever:
         reranked = [(head[i][0], float(scores[i])) for i in np.argsort(-scores, kind="stable")]
         return cited + reranked + [(key, 0.0) for key, _ in tail]
 
-    def _signals(self, key: str, fused: float, cosine: float, margin: float, bm25: dict[str, tuple[float, int]],
+    def _signals(self, key: str, fused: float, cosine: float, margin: float, bm25: ArticleScores,
                  ranks: dict[str, dict[str, int]], words: _Words) -> Signals:  # fmt: skip
         article, terms = self._articles[key], self._terms_of[key]
         return Signals(
