@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-DEPTH = 30  # fused articles re-ranked; where the gold article is, 72 % of the time on the tuning split
+DEPTH = 50  # fused articles re-ranked: 79 % of gold articles are among them on the tuning split (72 % in 30)
 DEFAULT_WEIGHTS = Path(__file__).parent / "data" / "reranker.json"
 ABSENT_RANK = 100  # rank given to an article a retriever did not return (each returns 50)
 FEATURES = (

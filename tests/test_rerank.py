@@ -122,11 +122,16 @@ def _with_reranker(retriever: Retriever, reranker: object) -> Retriever:
     return clone
 
 
-def test_hybrid_search_puts_the_head_in_the_rerankers_order(mini_retriever: Retriever) -> None:
+@pytest.mark.parametrize("depth", [DEPTH, 5])
+def test_hybrid_search_puts_the_head_in_the_rerankers_order(
+    mini_retriever: Retriever, depth: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("indexing.retrieval.DEPTH", depth)  # 5: a tail beyond the depth on the small corpus
     question = "邻居借了我五千块钱一直不还怎么办"
     fused = _with_reranker(mini_retriever, None).search(question, k=DEPTH + 10)
     reversed_ = _with_reranker(mini_retriever, _Reverse()).search(question, k=DEPTH + 10)
-    head = min(DEPTH, len(fused))
+    head = min(depth, len(fused))
+    assert len(reversed_) == len(fused) > 5
     assert [h.article.key for h in reversed_[:head]] == [h.article.key for h in fused[:head]][::-1]
     assert [h.article.key for h in reversed_[head:]] == [h.article.key for h in fused[head:]]
     assert all(h.score == 0.0 for h in reversed_[head:])  # beyond the re-ranked depth
