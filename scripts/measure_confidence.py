@@ -1,0 +1,54 @@
+"""How often the bot answers legal questions and declines off-topic ones at its confidence threshold.
+
+Legal questions: the tuning split of the development set (the held-out split is never used).
+Off-topic: everyday messages an official account receives that no statute article answers. For each
+candidate threshold, the share of legal questions answered (confidence ≥ threshold) and of off-topic
+messages given the honest "nothing found" reply. Confidence is `bot.confidence.confidence` over the
+top 10 hits, exactly as the composer computes it; `bot.answer.MIN_CONFIDENCE` is the threshold in use.
+
+Run from the repository root, with the index built (`pufa build`):
+    .venv/bin/python scripts/measure_confidence.py [--data-dir data]
+"""
+
+# ruff: noqa: T201 - a command-line script: printing the figures is its job
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from bot.answer import MIN_CONFIDENCE
+from bot.confidence import confidence
+from bot.pipeline import open_retriever
+from bot.settings import Settings
+from indexing.evaluation import load_questions
+
+SOURCE = Path("tests/data/dev_questions.jsonl")
+OFF_TOPIC = (
+    "明天天气怎么样", "手机话费怎么充", "红烧肉怎么做才好吃", "今天几号了", "你是机器人吗",
+    "推荐一首好听的歌", "玉米什么时候播种最好", "猪瘟怎么预防", "去县城的班车几点发车", "孩子发烧了吃什么药",
+    "怎么用微信视频通话", "哪里能买到便宜的化肥", "广场舞音乐下载", "今年鸡蛋多少钱一斤", "家里wifi连不上了",
+    "讲个笑话听听", "西瓜怎么挑甜的", "高铁票怎么在手机上买", "村里晚上几点停电", "羊毛衫怎么洗不缩水",
+    "腰疼贴什么膏药", "狗不吃东西怎么办", "驾照考试难不难", "中秋节放几天假", "白菜怎么腌酸菜",
+)  # fmt: skip
+THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=None, help="index and models (default: settings)")
+    args = parser.parse_args()
+    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    retriever = open_retriever(settings)
+    legal = np.array([confidence(retriever.search(q.query, k=10)) for q in load_questions(SOURCE)
+                      if q.split == "tune"])  # fmt: skip
+    other = np.array([confidence(retriever.search(text, k=10)) for text in OFF_TOPIC])
+    print(f"{len(legal)} 'tune' questions, {len(other)} off-topic messages; in use: {MIN_CONFIDENCE}")
+    print("threshold  legal answered  off-topic declined")
+    for threshold in THRESHOLDS:
+        print(f"{threshold:9.2f}  {np.mean(legal >= threshold):14.0%}  {np.mean(other < threshold):18.0%}")
+
+
+if __name__ == "__main__":
+    main()
