@@ -13,20 +13,18 @@ Run from the repository root, with the model prepared (`pufa build`):
 # ruff: noqa: T201 - a command-line script: printing the figures is its job
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
-from bot.settings import Settings
+import common
+
 from indexing.embedder import Embedder
 from indexing.evaluation import load_questions
 from indexing.onnx_encoder import OnnxQueryEncoder
 from indexing.query import expand_question
 
-SOURCE = Path("tests/data/dev_questions.jsonl")
 NO_LIMIT = 10**6
 
 
@@ -46,17 +44,16 @@ def cpu_ms_per_question(encoder: OnnxQueryEncoder, texts: list[str], batch: int,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="models (default: settings)")
+    parser = common.parser(__doc__)
     parser.add_argument("--batch", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--spread", type=int, nargs="+", default=[4, 8, 12])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    settings = common.settings(args)
     embedder = Embedder.load(settings.embedding_model, settings.model_cache_dir, query_backend="onnx")
     encoder = embedder.query_encoder
     assert isinstance(encoder, OnnxQueryEncoder)
-    texts = [expand_question(q.query) for q in load_questions(SOURCE)]
+    texts = [expand_question(q.query) for q in load_questions(common.SOURCE)]
     encoder.encode(texts[:16])  # warm-up
     print(f"{len(texts)} dev questions, ms CPU per question (best of {args.repeat}), one thread")
     for batch in args.batch:

@@ -13,18 +13,13 @@ Run from the repository root, with the index built (`pufa build`):
 # ruff: noqa: T201 - a command-line script: printing the figures is its job
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
+import common
 import numpy as np
 
 from bot.answer import MIN_CONFIDENCE
 from bot.confidence import confidence
 from bot.pipeline import open_retriever
-from bot.settings import Settings
-from indexing.evaluation import load_questions
 
-SOURCE = Path("tests/data/dev_questions.jsonl")
 OFF_TOPIC = (
     "明天天气怎么样", "手机话费怎么充", "红烧肉怎么做才好吃", "今天几号了", "你是机器人吗",
     "推荐一首好听的歌", "玉米什么时候播种最好", "猪瘟怎么预防", "去县城的班车几点发车", "孩子发烧了吃什么药",
@@ -36,13 +31,10 @@ THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="index and models (default: settings)")
-    args = parser.parse_args()
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    args = common.parser(__doc__).parse_args()
+    settings = common.settings(args)
     retriever = open_retriever(settings)
-    legal = np.array([confidence(retriever.search(q.query, k=10)) for q in load_questions(SOURCE)
-                      if q.split == "tune"])  # fmt: skip
+    legal = np.array([confidence(retriever.search(q.query, k=10)) for q in common.tune_questions()])
     other = np.array([confidence(retriever.search(text, k=10)) for text in OFF_TOPIC])
     print(f"{len(legal)} 'tune' questions, {len(other)} off-topic messages; in use: {MIN_CONFIDENCE}")
     print("threshold  legal answered  off-topic declined")

@@ -12,17 +12,14 @@ Run from the repository root, with the index built (`pufa build`):
 # ruff: noqa: T201 - a command-line script: printing the figures is its job
 from __future__ import annotations
 
-import argparse
 from itertools import combinations
-from pathlib import Path
 
+import common
 import numpy as np
 
 from bot.pipeline import open_retriever
-from bot.settings import Settings
-from indexing.evaluation import Question, load_questions
+from indexing.evaluation import Question
 
-SOURCE = Path("tests/data/dev_questions.jsonl")
 THRESHOLDS = (0.90, 0.92, 0.94, 0.95, 0.955, 0.96, 0.965, 0.97, 0.975, 0.98)
 
 
@@ -68,15 +65,13 @@ def report_bank(similarity: np.ndarray, questions: list[Question]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="index and models (default: settings)")
-    args = parser.parse_args()
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    args = common.parser(__doc__).parse_args()
+    settings = common.settings(args)
     retriever = open_retriever(settings)
-    questions = [q for q in load_questions(SOURCE) if q.split == "tune"]
+    questions = common.tune_questions()
     vectors = np.stack([retriever.embed_question(q.query) for q in questions])
     same, disjoint = pair_labels(questions)
-    print(f"{len(questions)} 'tune' questions from {SOURCE}")
+    print(f"{len(questions)} 'tune' questions from {common.SOURCE}")
     similarity = vectors @ vectors.T
     report(similarity, same, disjoint)
     report_bank(similarity, questions)

@@ -13,20 +13,19 @@ Run from the repository root, with the index built (`pufa build`):
 # ruff: noqa: T201 - a command-line script: printing the figures is its job
 from __future__ import annotations
 
-import argparse
 import random
 from pathlib import Path
 
+import common
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from bot.pipeline import open_corpus, open_embedder
 from bot.settings import Settings
 from indexing.build import load_retriever
-from indexing.evaluation import Question, load_questions, mean_metrics, question_metrics
+from indexing.evaluation import Question, mean_metrics, question_metrics
 from indexing.rerank import DEFAULT_WEIGHTS, DEPTH, FEATURES, LinearReranker
 
-SOURCE = Path("tests/data/dev_questions.jsonl")
 C = 0.1  # inverse regularisation: 0.01, 0.1 and 1 cross-validate within 0.006 of each other
 FOLDS = 5
 
@@ -89,16 +88,16 @@ def cross_validate(data: list[Example]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="index and models (default: settings)")
+    parser = common.parser(__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     args = parser.parse_args()
-    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
-    tune = [q for q in load_questions(SOURCE) if q.split == "tune"]
+    settings = common.settings(args)
+    tune = common.tune_questions()
     data = examples(settings, tune)
-    print(f"{len(tune)} 'tune' questions from {SOURCE}, {sum(len(k) for _, k, _ in data)} candidate rows")
+    rows = sum(len(keys) for _, keys, _ in data)
+    print(f"{len(tune)} 'tune' questions from {common.SOURCE}, {rows} candidate rows")
     cross_validate(data)
-    fit(data).save(args.out, trained_on=f"{SOURCE} split=tune ({len(tune)} questions)", C=C,
+    fit(data).save(args.out, trained_on=f"{common.SOURCE} split=tune ({len(tune)} questions)", C=C,
                    script="scripts/train_reranker.py")  # fmt: skip
     print(f"wrote {args.out}")
 

@@ -1,0 +1,31 @@
+"""What the measuring scripts share: the development set, its tuning split and the --data-dir option.
+
+Imported by the scripts beside it (run from the repository root as `.venv/bin/python scripts/NAME.py`,
+which puts this folder on the import path).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bot.settings import Settings
+from indexing.evaluation import Question, load_questions
+
+SOURCE = Path("tests/data/dev_questions.jsonl")
+
+
+def tune_questions() -> list[Question]:
+    """The tuning split: the only part of the development set a lever may be chosen on."""
+    return [q for q in load_questions(SOURCE) if q.split == "tune"]
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """An argument parser described by the script's first docstring line, with --data-dir."""
+    new = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    new.add_argument("--data-dir", type=Path, default=None, help="index and models (default: settings)")
+    return new
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    return Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
