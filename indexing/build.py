@@ -183,5 +183,5 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder, *,
         vectors=VectorIndex.load(index_dir / VECTORS, index_dir / PENALTIES),
         keywords=KeywordIndex.load(index_dir / KEYWORDS),
         embedder=embedder,
-        reranker=reranker or LinearReranker.load(),
+        reranker=reranker if reranker is not None else LinearReranker.load(),
     )

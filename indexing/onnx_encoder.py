@@ -101,14 +101,14 @@ class OnnxQueryEncoder:
         Texts of similar length run together: questions that arrive together differ in length, and
         padding every one to the longest cost more than it saved (see `length_groups`).
         """
-        encodings = self._tokenizer.encode_batch([self._prompt + text for text in texts])
-        token_ids = [e.ids for e in encodings]
-        rows: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
-        for group in length_groups([len(ids) for ids in token_ids], self.length_spread):
-            vectors = self._encode_padded([token_ids[row] for row in group])
-            for row, vector in zip(group, vectors, strict=True):
-                rows[row] = vector
-        return np.stack(rows) if rows else np.empty((0, 0), dtype=np.float32)
+        if not texts:
+            return np.empty((0, 0), dtype=np.float32)
+        token_ids = [e.ids for e in self._tokenizer.encode_batch([self._prompt + text for text in texts])]
+        groups = length_groups([len(ids) for ids in token_ids], self.length_spread)
+        grouped = np.concatenate([self._encode_padded([token_ids[row] for row in group]) for group in groups])
+        vectors = np.empty_like(grouped)
+        vectors[[row for group in groups for row in group]] = grouped  # back into the callers' order
+        return vectors
 
     def _encode_padded(self, token_ids: list[list[int]]) -> np.ndarray:
         width = max(len(ids) for ids in token_ids)
