@@ -113,7 +113,7 @@ class Retriever:
         order = [(key, DIRECT_SCORE) for key in direct] + [(key, sc) for key, sc in fused if key not in cited]
         top = {name: set(ranking[: self.candidates]) for name, ranking in rankings.items()}
         seen = _Seen(query=query, bm25=bm25, dense=dense, top=top, direct=cited)
-        if mode == "hybrid" and self.reranker is not None and query is not None:
+        if mode == "hybrid" and self.reranker is not None:
             order = self._reranked(order, seen, rankings, frozenset(words), frozenset(tokenize(question)))
         return [self._hit(key, score, seen) for key, score in order[:k]]
 
@@ -157,9 +157,9 @@ class Retriever:
         cited = find_citations(question, self.corpus.laws, self._default_law)
         return [f"{law}:{n}" for law, n in cited if self.corpus.get(law, n) is not None]
 
-    def _by_article(self, chunk_scores: np.ndarray) -> dict[str, tuple[float, int]]:
+    def _by_article(self, chunk_scores: np.ndarray) -> ArticleScores:
         """article key → (best chunk score, that chunk's row), for positive scores only."""
-        best: dict[str, tuple[float, int]] = {}
+        best: ArticleScores = {}
         for row in np.argsort(-chunk_scores)[: self.candidates * 2]:
             score = float(chunk_scores[row])
             if score <= 0:
@@ -167,9 +167,9 @@ class Retriever:
             best.setdefault(self.chunks[row].article_key, (score, int(row)))
         return best
 
-    def _dense_ranking(self, query: np.ndarray) -> dict[str, tuple[float, int]]:
+    def _dense_ranking(self, query: np.ndarray) -> ArticleScores:
         scores, rows = self.vectors.search(query, self.candidates * 2)
-        best: dict[str, tuple[float, int]] = {}
+        best: ArticleScores = {}
         for score, row in zip(scores, rows, strict=True):
             best.setdefault(self.chunks[row].article_key, (float(score), int(row)))
         return best
@@ -201,8 +201,8 @@ class _Seen:
     """What each retriever saw for one question, shared by that question's hits."""
 
     query: np.ndarray | None  # the question's embedding (None in bm25 mode)
-    bm25: dict[str, tuple[float, int]]  # article key → (best chunk score, row)
-    dense: dict[str, tuple[float, int]]
+    bm25: ArticleScores
+    dense: ArticleScores
     top: dict[str, set[str]]  # retriever → the article keys it contributed to fusion
     direct: set[str]  # articles the question cites itself
 
@@ -215,5 +215,5 @@ class _Words:
     typed: frozenset[str]
 
 
-def _ranked(scores: dict[str, tuple[float, int]]) -> list[str]:
+def _ranked(scores: ArticleScores) -> list[str]:
     return sorted(scores, key=lambda key: scores[key][0], reverse=True)
