@@ -14,7 +14,7 @@ $(BIN)/pufa: pyproject.toml
 
 install: $(BIN)/pufa
 
-# Installs, builds the statute index on first run (model conversion + embedding, ~2 min), then serves.
+# Installs, builds the statute index on first run (model conversion + embedding, ~2–3 min), then serves.
 serve: install
 	$(BIN)/pufa serve --host $${PUFA_HOST:-127.0.0.1} --port $${PUFA_PORT:-8000}
 

@@ -25,9 +25,9 @@ ABSENT_RANK = 100  # rank given to an article a retriever did not return (each r
 FEATURES = (
     "fused",  # the RRF score
     "position",  # log of the fused rank
-    "dense",  # raw cosine of the best chunk
+    "dense",  # raw cosine of the best chunk (a part or a sentence)
     "dense_gap",  # that cosine minus the best cosine among the candidates
-    "margin",  # the hubness-corrected cosine (Hit.dense_margin)
+    "margin",  # that chunk's hubness-corrected cosine
     "margin_gap",
     "bm25",  # BM25 score over the best BM25 score among the candidates
     "bm25_rank",  # log ranks in each retriever's own list

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 MODES = ("hybrid", "bm25", "dense")
 CANDIDATES = 50  # articles each retriever contributes to fusion
+# Chunk rows read per candidate article: a long article has several parts and sentence chunks.
+ROWS_PER_CANDIDATE = 4
 # RRF weights (bm25, dense), tuned on the dev set's tuning split: dense is the stronger retriever
 # once hubness is corrected (held-out hybrid recall@5 0.490 at 0.5:1, 0.501 at 0.3:1, 0.456 at 1:1).
 FUSION_WEIGHTS = (0.3, 1.0)
@@ -40,12 +42,15 @@ class Hit:
     # probability (0 beyond its depth) or DIRECT_SCORE; bm25 / dense mode: that retriever's score.
     score: float
     retrievers: tuple[str, ...]  # which retrievers found it: "direct", "bm25", "dense"
-    chunk_id: str  # the article's best-matching chunk
-    dense_score: float | None = None  # raw cosine(question, best chunk); None in bm25-only mode
+    chunk_id: str  # the article's best-matching chunk (a part or a sentence)
+    # Raw cosine(question, the article's best part); None in bm25-only mode. Parts, not sentence
+    # chunks: a short sentence lies close to off-topic questions too, and the confidence threshold was
+    # measured on parts (scripts/measure_confidence.py).
+    dense_score: float | None = None
     bm25_score: float | None = None
-    # dense_score minus the chunk's hubness penalty: how much closer the question is to this chunk
-    # than the typical questions near it. Unlike the raw cosine it separates legal questions from
-    # off-topic ones, so it drives the bot's confidence.
+    # dense_score minus that part's hubness penalty: how much closer the question is to it than the
+    # typical questions near it. Unlike the raw cosine it separates legal questions from off-topic
+    # ones, so it drives the bot's confidence.
     dense_margin: float | None = None
 
 
@@ -65,9 +70,12 @@ class Retriever:
         self.embedder = embedder
         self.candidates = candidates
         self.reranker = reranker  # None: hybrid search keeps the fused order
-        self._rows_of: dict[str, list[int]] = {}
+        self._rows_of: dict[str, list[int]] = {}  # every chunk of the article
+        self._part_rows_of: dict[str, list[int]] = {}  # its parts, without its sentence chunks
         for row, chunk in enumerate(self.chunks):
             self._rows_of.setdefault(chunk.article_key, []).append(row)
+            if not chunk.is_sentence:
+                self._part_rows_of.setdefault(chunk.article_key, []).append(row)
         # What the re-ranker compares questions with: each article's indexed terms and its titles' words.
         self._terms_of = {key: frozenset(t for row in rows for t in keywords.terms(row))
                           for key, rows in self._rows_of.items()}  # fmt: skip
@@ -160,7 +168,7 @@ class Retriever:
     def _by_article(self, chunk_scores: np.ndarray) -> ArticleScores:
         """article key → (best chunk score, that chunk's row), for positive scores only."""
         best: ArticleScores = {}
-        for row in np.argsort(-chunk_scores)[: self.candidates * 2]:
+        for row in np.argsort(-chunk_scores)[: self.candidates * ROWS_PER_CANDIDATE]:
             score = float(chunk_scores[row])
             if score <= 0:
                 break
@@ -168,7 +176,7 @@ class Retriever:
         return best
 
     def _dense_ranking(self, query: np.ndarray) -> ArticleScores:
-        scores, rows = self.vectors.search(query, self.candidates * 2)
+        scores, rows = self.vectors.search(query, self.candidates * ROWS_PER_CANDIDATE)
         best: ArticleScores = {}
         for score, row in zip(scores, rows, strict=True):
             best.setdefault(self.chunks[row].article_key, (float(score), int(row)))
@@ -179,9 +187,12 @@ class Retriever:
             name for name in ("bm25", "dense") if key in seen.top[name])
         dense_row = seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen.query)
         dense_score = dense_margin = None
-        if seen.query is not None and dense_row is not None:
-            dense_score = float(self.vectors.similarities(seen.query, np.array([dense_row]))[0])
-            dense_margin = dense_score - float(self.vectors.penalties[dense_row])
+        if seen.query is not None:
+            part_rows = np.asarray(self._part_rows_of[key])
+            cosines = self.vectors.similarities(seen.query, part_rows)
+            margins = cosines - self.vectors.penalties[part_rows]
+            best = int(np.argmax(margins))
+            dense_score, dense_margin = float(cosines[best]), float(margins[best])
         bm25_score, bm25_row = seen.bm25.get(key, (None, None))
         best_row = next(row for row in (dense_row, bm25_row, self._rows_of[key][0]) if row is not None)
         return Hit(article=self._articles[key], score=float(score), retrievers=found_by,

@@ -1,4 +1,9 @@
-"""Chunks: the units that get embedded and indexed — one per article, long articles split by 款.
+"""Chunks: the units that get embedded and indexed — one per article, long articles split by 款, and
+each sentence of a longer article on its own.
+
+A villager's question usually matches one sentence of an article ("借款人未按照约定的期限返还借款的"),
+while the article's own vector averages all of its sentences. Search takes each article's best chunk,
+so a sentence chunk lets that one sentence find its article. The answer still quotes whole articles.
 
 SHARED TYPE — other packages depend on the fields below; extend, don't rename.
 """
@@ -13,6 +18,8 @@ from dataclasses import dataclass
 from knowledge.articles import Article
 
 DEFAULT_MAX_CHARS = 600
+# A sentence shorter than this is joined to the next: "有下列情形之一的：" says nothing by itself.
+SENTENCE_MIN_CHARS = 12
 # A sentence ends at 。 or ；, together with the newline that may follow it (项 lines).
 _SENTENCE = re.compile(r"[^。；]*[。；]\n?|[^。；]+")
 
@@ -22,10 +29,15 @@ class Chunk:
     id: str  # stable: "民法典:1079#0" (short law name, article number, part)
     law: str  # full law name, as Article.law
     article: int  # article number
-    part: int  # 0 for the first (or only) part of an article
+    part: int  # 0 for the first (or only) part of an article; 0 for sentence chunks as well
     citation: str  # 《中华人民共和国民法典》第一千零七十九条
     path: tuple[str, ...]  # 编 / 分编 / 章 / 节 titles
-    text: str  # what is embedded and keyword-indexed: header line + the part's 款
+    text: str  # what is embedded and keyword-indexed: header line + the part's 款 (or the sentence)
+    sentence: int | None = None  # n for a chunk holding only the article's n-th sentence
+
+    @property
+    def is_sentence(self) -> bool:
+        return self.sentence is not None
 
     @property
     def article_key(self) -> str:
@@ -39,8 +51,9 @@ class Chunk:
 
 
 def chunk_articles(articles: Iterable[Article], max_chars: int = DEFAULT_MAX_CHARS) -> list[Chunk]:
-    """One chunk per article; one longer than max_chars is split into parts that each repeat its header."""
-    return [chunk for article in articles for chunk in chunk_article(article, max_chars)]
+    """Each article's parts (`chunk_article`), then its sentence chunks (`sentence_chunks`)."""
+    return [chunk for article in articles
+            for chunk in (*chunk_article(article, max_chars), *sentence_chunks(article))]  # fmt: skip
 
 
 def chunk_article(article: Article, max_chars: int = DEFAULT_MAX_CHARS) -> list[Chunk]:
@@ -59,6 +72,33 @@ def chunk_article(article: Article, max_chars: int = DEFAULT_MAX_CHARS) -> list[
             text=f"{header}\n{body}",
         )
         for part, body in enumerate(_pack(article.paragraphs, budget))
+    ]
+
+
+def sentence_chunks(article: Article) -> list[Chunk]:
+    """One chunk per sentence (ending at 。 or ；) under the article's header; none for an article of
+    one sentence, whose part already is that sentence."""
+    sentences: list[str] = []
+    for paragraph in article.paragraphs:
+        for sentence in (s.strip() for s in _SENTENCE.findall(paragraph)):
+            if sentences and len(sentences[-1]) < SENTENCE_MIN_CHARS:
+                sentences[-1] += sentence
+            elif sentence:
+                sentences.append(sentence)
+    if len(sentences) < 2:
+        return []
+    return [
+        Chunk(
+            id=f"{article.short_law}:{article.number}#s{n}",
+            law=article.law,
+            article=article.number,
+            part=0,
+            citation=article.citation,
+            path=article.path,
+            text=f"{article.header}\n{sentence}",
+            sentence=n,
+        )
+        for n, sentence in enumerate(sentences)
     ]
 
 

@@ -1,4 +1,5 @@
-"""knowledge.chunking: one chunk per article, long ones split by 款 with the header repeated."""
+"""knowledge.chunking: one chunk per article, long ones split by 款 with the header repeated, and the
+sentences of longer articles as chunks of their own."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from knowledge import Article, Chunk, Corpus, chunk_articles
-from knowledge.chunking import chunk_article
+from knowledge.chunking import SENTENCE_MIN_CHARS, chunk_article, sentence_chunks
 
 
 def _bodies(chunks: list[Chunk]) -> list[str]:
@@ -31,7 +32,7 @@ def test_short_article_is_one_chunk(mini_corpus: Corpus) -> None:
 
 
 def test_mini_chunks_cover_every_article_once(mini_corpus: Corpus, mini_chunks: list[Chunk]) -> None:
-    first_parts = [c.article_key for c in mini_chunks if c.part == 0]
+    first_parts = [c.article_key for c in mini_chunks if c.part == 0 and not c.is_sentence]
     assert first_parts == [a.key for a in mini_corpus.articles]
     assert len({c.id for c in mini_chunks}) == len(mini_chunks)
 
@@ -110,3 +111,32 @@ def test_packing_invariants(paragraphs: list[str]) -> None:
     chunks = chunk_article(article, max_chars=150)
     assert all(len(c.text) <= 150 for c in chunks)
     assert "".join(_bodies(chunks)).replace("\n", "") == "".join(paragraphs)
+
+
+def test_sentences_of_an_article_are_chunks_under_its_header(mini_corpus: Corpus) -> None:
+    article = mini_corpus.get("民法典", 1079)
+    chunks = sentence_chunks(article)
+    assert len(chunks) > 2 and [c.sentence for c in chunks] == list(range(len(chunks)))
+    assert [c.id for c in chunks] == [f"民法典:1079#s{n}" for n in range(len(chunks))]
+    assert all(c.is_sentence and c.article_key == article.key and c.text.startswith(article.header + "\n")
+               for c in chunks)  # fmt: skip
+    assert "".join(_bodies(chunks)).replace("\n", "") == article.text.replace("\n", "")
+    parts = chunk_article(article)
+    assert not any(c.is_sentence for c in parts)
+    assert chunk_articles([article]) == [*parts, *chunks]
+
+
+def test_short_sentences_join_the_next_and_one_sentence_articles_get_none() -> None:
+    paragraphs = ("有下列情形之一的：", "（一）乱倒垃圾，影响邻居通行的；", "（二）私搭乱建。")
+    article = Article("某村村规民约", 2, paragraphs, kind="local")
+    bodies = _bodies(sentence_chunks(article))
+    assert bodies == ["有下列情形之一的：（一）乱倒垃圾，影响邻居通行的；", "（二）私搭乱建。"]
+    assert sentence_chunks(Article("某村村规民约", 3, ("禁止在河道倾倒垃圾。",), kind="local")) == []
+
+
+@given(paragraphs=st.lists(st.lists(_sentence, min_size=1, max_size=8).map("".join), min_size=1, max_size=8))
+def test_sentence_invariants(paragraphs: list[str]) -> None:
+    article = Article("某村村规民约", 7, tuple(paragraphs), kind="local")
+    bodies = _bodies(sentence_chunks(article))
+    assert bodies == [] or "".join(bodies) == "".join(paragraphs)
+    assert all(len(body) >= SENTENCE_MIN_CHARS for body in bodies[:-1])

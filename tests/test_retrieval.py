@@ -52,8 +52,20 @@ def test_dense_mode_matches_brute_force(mini_retriever: Retriever) -> None:
     hits = mini_retriever.search(question, k=5, mode="dense")
     assert [h.article.key for h in hits] == list(best)[:5]
     for h in hits:
-        assert h.dense_score == pytest.approx(float(raw[best[h.article.key]]), abs=1e-5)
         assert h.chunk_id == mini_retriever.chunks[best[h.article.key]].id
+        # The confidence scores come from the article's best part, never from a sentence chunk.
+        parts = [row for row, c in enumerate(mini_retriever.chunks)
+                 if c.article_key == h.article.key and not c.is_sentence]  # fmt: skip
+        top = max(parts, key=lambda row: ranked[row])
+        assert h.dense_score == pytest.approx(float(raw[top]), abs=1e-5)
+        assert h.dense_margin == pytest.approx(float(ranked[top]), abs=1e-5)
+
+
+def test_one_sentence_finds_its_article_through_its_sentence_chunk(mini_retriever: Retriever) -> None:
+    sentence = next(c for c in mini_retriever.chunks if c.id == "民法典:1079#s2")
+    quoted = sentence.text.split("\n", 1)[1]
+    [hit] = mini_retriever.search(quoted, k=1, mode="dense")
+    assert (hit.article.key, hit.chunk_id) == (f"{CIVIL}:1079", "民法典:1079#s2")
 
 
 def test_bm25_mode_matches_keyword_scores(mini_retriever: Retriever) -> None:
