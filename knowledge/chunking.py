@@ -26,7 +26,7 @@ _SENTENCE = re.compile(r"[^。；]*[。；]\n?|[^。；]+")
 
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    id: str  # stable: "民法典:1079#0" (short law name, article number, part)
+    id: str  # stable: "民法典:1079#0" (law, article, part), "民法典:1079#s2" (its third sentence)
     law: str  # full law name, as Article.law
     article: int  # article number
     part: int  # 0 for the first (or only) part of an article; 0 for sentence chunks as well
