@@ -39,7 +39,7 @@ _PER_CHANNEL = True
 # GELU activations, stays float32. Keeping those 12 of 72 weight matrices float raises
 # the worst cosine to the float model on 300 dev questions from 0.994 to 0.997 and 5-fold tune
 # recall@5 / MRR@10 after re-ranking (scripts/train_reranker.py) from 0.544 / 0.470 to 0.557 / 0.480,
-# for ~16 % more CPU per question.
+# for 16–19 % more CPU per question (one by one, and in groups: scripts/bench_encoder_groups.py).
 _FLOAT_MATMUL = re.compile(r"/layer\.\d+/output/dense/MatMul$")
 # Questions whose token counts differ by at most this many share an encoder call (`length_groups`).
 LENGTH_SPREAD = 8
