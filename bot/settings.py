@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # "onnx": questions through the int8 export (about 5× faster; dev-set recall@5 within 0.001 on the
     # tune split, 0.032 lower on the held-out one); "sentence-transformers": the float model, exact.
     query_encoder: Literal["auto", "onnx", "sentence-transformers"] = "auto"
+    # The bundled model's question side fine-tuned on villager questions (indexing/query_adapter.py);
+    # ignored with another embedding_model. Off: questions through the base model, as documents are.
+    query_adapter: bool = True
     # Questions encoded at once (one CPU thread each); None = the CPUs this process may use.
     # `pufa serve --workers N` gives each worker its share of the CPUs unless this is set.
     encoder_threads: int | None = Field(default=None, ge=1)

@@ -65,6 +65,8 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     built_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     reused_vectors: int = 0  # how many chunks this build did not need to re-embed
+    # The model of the vectors alone (model_id also names the question side); "" in older indexes.
+    document_model_id: str = ""
 
     def write(self, directory: Path) -> None:
         (directory / MANIFEST).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1), encoding="utf-8")
@@ -78,13 +80,13 @@ class Manifest:
 
 
 def _previous_vectors(out_dir: Path, model_id: str) -> dict[str, np.ndarray]:
-    """content hash → vector from the index being replaced, if it used the same model."""
+    """content hash → vector from the index being replaced, if its documents used the same model."""
     try:
         old = Manifest.read(out_dir)
         vectors = np.load(out_dir / VECTORS, allow_pickle=False)
     except (OSError, ValueError, TypeError, KeyError):
         return {}
-    if old.model_id != model_id or len(old.chunk_hashes) != len(vectors):
+    if (old.document_model_id or old.model_id) != model_id or len(old.chunk_hashes) != len(vectors):
         return {}
     return dict(zip(old.chunk_hashes, vectors, strict=True))
 
@@ -113,7 +115,7 @@ def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Pro
     query_pool: typical questions for the hubness correction (default: the shipped pool).
     """
     chunks = chunk_articles(corpus.articles)
-    reuse = _previous_vectors(out_dir, embedder.model_id)
+    reuse = _previous_vectors(out_dir, embedder.document_model_id)
     vectors = _embed(chunks, embedder, reuse, progress)
     pool = list(default_query_pool() if query_pool is None else query_pool)
     pool_vectors = embedder.encode_queries(pool, reference=True)
@@ -127,6 +129,7 @@ def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Pro
         chunk_ids=tuple(c.id for c in chunks),
         chunk_hashes=tuple(c.content_hash for c in chunks),
         reused_vectors=sum(c.content_hash in reuse for c in chunks),
+        document_model_id=embedder.document_model_id,
     )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))

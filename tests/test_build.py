@@ -11,6 +11,7 @@ import pytest
 
 from indexing.build import (
     MANIFEST,
+    PENALTIES,
     IndexMismatchError,
     IndexMissingError,
     Manifest,
@@ -30,6 +31,7 @@ class CountingEmbedder:
     def __init__(self, inner: Embedder, *, model_id: str | None = None, fail_after: int | None = None) -> None:
         self.inner = inner
         self.model_id = model_id or inner.model_id
+        self.document_model_id = model_id or inner.document_model_id
         self.dim = inner.dim
         self.documents = 0
         self.fail_after = fail_after
@@ -94,6 +96,24 @@ def test_rebuild_re_embeds_only_changed_chunks(tmp_path: Path, small_corpus: Cor
     assert third.documents == changed and manifest.reused_vectors == len(after) - changed
     fresh = embedder.encode_documents([c.text for c in after])
     np.testing.assert_allclose(np.load(out / "vectors.npy"), fresh, atol=1e-5)
+
+
+def test_a_new_question_adapter_rebuilds_the_index_without_re_embedding_documents(
+    tmp_path: Path, small_corpus: Corpus, embedder: Embedder
+) -> None:
+    out = tmp_path / "index"
+    base = Embedder(embedder.model, embedder.document_model_id)  # questions through the base model
+    build_index(small_corpus, base, out, query_pool=POOL)
+    base_penalties = np.load(out / PENALTIES)
+    with pytest.raises(IndexMismatchError, match="embedding model"):
+        load_retriever(out, small_corpus, embedder)  # its hubness penalties came from other question vectors
+    adapted = CountingEmbedder(embedder)
+    manifest = build_index(small_corpus, adapted, out, query_pool=POOL)
+    assert adapted.documents == 0 and manifest.reused_vectors == len(manifest.chunk_ids)
+    assert manifest.model_id == embedder.model_id != base.model_id
+    assert manifest.document_model_id == base.model_id
+    assert not np.allclose(np.load(out / PENALTIES), base_penalties)
+    assert load_retriever(out, small_corpus, embedder).search("调解", k=1)
 
 
 def test_a_crash_during_build_leaves_the_old_index_usable(tmp_path: Path, small_corpus: Corpus,

