@@ -110,7 +110,8 @@ class Consultant:
         if curated is not None:
             answer = compose_curated(question, curated, corpus=corpus, township=township)
         else:
-            answer = compose_answer(question, hits, corpus=corpus, township=township)
+            legal = self.retriever.legal_probability(vector)
+            answer = compose_answer(question, hits, corpus=corpus, township=township, legal=legal)
         return Outcome(hits=hits, answer=answer)
 
     def _fallback(self, question: str) -> Answer:

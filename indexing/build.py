@@ -7,6 +7,7 @@ a broken index; a rebuild re-embeds only chunks whose content hash changed.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
@@ -19,6 +20,8 @@ import numpy as np
 
 from indexing.hubness import default_query_pool, hub_penalties
 from indexing.keyword_index import KeywordIndex
+from indexing.on_topic import DEFAULT_WEIGHTS as DEFAULT_ON_TOPIC
+from indexing.on_topic import OnTopicModel
 from indexing.vector_index import VectorIndex
 from knowledge.chunking import Chunk, chunk_articles
 from knowledge.corpus import Corpus
@@ -27,6 +30,8 @@ if TYPE_CHECKING:
     from indexing.embedder import Embedder
     from indexing.rerank import Reranker
     from indexing.retrieval import Retriever
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: hubness penalties (hub_penalties.npy)
 MANIFEST = "manifest.json"
@@ -167,14 +172,29 @@ def check_manifest(index_dir: Path, corpus: Corpus, model_id: str) -> Manifest:
     return manifest
 
 
+def _shipped_on_topic(model_id: str) -> OnTopicModel | None:
+    """The trained on-topic model if it was fitted on `model_id`'s question vectors."""
+    model = OnTopicModel.load() if DEFAULT_ON_TOPIC.is_file() else None
+    if model is None or model.model_id != model_id:
+        log.warning("no on-topic model for %s: every message counts as a legal question", model_id)
+        return None
+    return model
+
+
 def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder, *,
-                   reranker: Reranker | None = None) -> Retriever:  # fmt: skip
+                   reranker: Reranker | None = None,
+                   on_topic: OnTopicModel | None = None) -> Retriever:  # fmt: skip
     """Load a built index for the given corpus and model, ready to answer questions.
 
     `reranker`: reorders hybrid search's candidates; None = the trained weights of `indexing.rerank`.
+    `on_topic`: tells legal questions from other messages; None = the trained weights of
+    `indexing.on_topic` when they were fitted on this embedder's question vectors (else no model).
     """
     from indexing.rerank import LinearReranker
     from indexing.retrieval import Retriever
+
+    if on_topic is None:
+        on_topic = _shipped_on_topic(embedder.model_id)
 
     manifest = check_manifest(index_dir, corpus, embedder.model_id)
     chunks = chunk_articles(corpus.articles)
@@ -187,4 +207,5 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder, *,
         keywords=KeywordIndex.load(index_dir / KEYWORDS),
         embedder=embedder,
         reranker=reranker if reranker is not None else LinearReranker.load(),
+        on_topic=on_topic,
     )

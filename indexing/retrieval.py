@@ -13,6 +13,7 @@ import numpy as np
 
 from indexing.fusion import reciprocal_rank_fusion
 from indexing.keyword_index import KeywordIndex, tokenize
+from indexing.on_topic import OnTopicModel
 from indexing.query import expand_question
 from indexing.rerank import DEPTH, Reranker, Signals, feature_matrix, overlap
 from indexing.vector_index import VectorIndex
@@ -59,7 +60,7 @@ class Retriever:
 
     def __init__(self, *, corpus: Corpus, chunks: Sequence[Chunk], vectors: VectorIndex,
                  keywords: KeywordIndex, embedder: Embedder, candidates: int = CANDIDATES,
-                 reranker: Reranker | None = None) -> None:  # fmt: skip
+                 reranker: Reranker | None = None, on_topic: OnTopicModel | None = None) -> None:  # fmt: skip
         if not len(chunks) == len(vectors) == len(keywords):
             raise ValueError(f"index rows disagree: {len(chunks)} chunks, {len(vectors)} vectors, "
                              f"{len(keywords)} keyword rows")
@@ -70,6 +71,7 @@ class Retriever:
         self.embedder = embedder
         self.candidates = candidates
         self.reranker = reranker  # None: hybrid search keeps the fused order
+        self.on_topic = on_topic  # None: every message counts as a legal question
         self._rows_of: dict[str, list[int]] = {}  # every chunk of the article
         self._part_rows_of: dict[str, list[int]] = {}  # its parts, without its sentence chunks
         for row, chunk in enumerate(self.chunks):
@@ -91,6 +93,10 @@ class Retriever:
         vector to `search`.
         """
         return self.embedder.encode_query(expand_question(question.strip()))
+
+    def legal_probability(self, query_vector: np.ndarray) -> float:
+        """How likely the message behind an `embed_question` vector is a legal question (1.0: no model)."""
+        return self.on_topic.probability(query_vector) if self.on_topic is not None else 1.0
 
     def search(
         self, question: str, k: int = 10, mode: str = "hybrid", *, query_vector: np.ndarray | None = None

@@ -5,6 +5,8 @@ Off-topic: everyday messages an official account receives that no statute articl
 candidate threshold, the share of legal questions answered (confidence ≥ threshold) and of off-topic
 messages given the honest "nothing found" reply. Confidence is `bot.confidence.confidence` over the
 top 10 hits, exactly as the composer computes it; `bot.answer.MIN_CONFIDENCE` is the threshold in use.
+As in the composer, a message the on-topic model (`indexing.on_topic`) puts below `bot.answer.MIN_LEGAL`
+is declined too, unless it cites an article directly; the first table leaves that model out.
 
 Run from the repository root, with the index built (`pufa build`):
     .venv/bin/python scripts/measure_confidence.py [--data-dir data]
@@ -16,9 +18,10 @@ from __future__ import annotations
 import common
 import numpy as np
 
-from bot.answer import MIN_CONFIDENCE
+from bot.answer import MIN_CONFIDENCE, MIN_LEGAL
 from bot.confidence import confidence
 from bot.pipeline import open_retriever
+from indexing.retrieval import Retriever
 
 OFF_TOPIC = (
     "明天天气怎么样", "手机话费怎么充", "红烧肉怎么做才好吃", "今天几号了", "你是机器人吗",
@@ -34,12 +37,29 @@ def main() -> None:
     args = common.parser(__doc__).parse_args()
     settings = common.settings(args)
     retriever = open_retriever(settings)
-    legal = np.array([confidence(retriever.search(q.query, k=10)) for q in common.tune_questions()])
-    other = np.array([confidence(retriever.search(text, k=10)) for text in OFF_TOPIC])
-    print(f"{len(legal)} 'tune' questions, {len(other)} off-topic messages; in use: {MIN_CONFIDENCE}")
-    print("threshold  legal answered  off-topic declined")
-    for threshold in THRESHOLDS:
-        print(f"{threshold:9.2f}  {np.mean(legal >= threshold):14.0%}  {np.mean(other < threshold):18.0%}")
+    legal = [_scores(retriever, q.query) for q in common.tune_questions()]
+    other = [_scores(retriever, text) for text in OFF_TOPIC]
+    print(f"{len(legal)} 'tune' questions, {len(other)} off-topic messages; in use: {MIN_CONFIDENCE}, "
+          f"MIN_LEGAL {MIN_LEGAL}")  # fmt: skip
+    for title, use_legal in (("confidence alone", False), ("with the on-topic model", True)):
+        print(f"{title}\nthreshold  legal answered  off-topic declined")
+        for threshold in THRESHOLDS:
+            answered = [_answered(s, threshold, use_legal) for s in legal]
+            declined = [not _answered(s, threshold, use_legal) for s in other]
+            print(f"{threshold:9.2f}  {np.mean(answered):14.0%}  {np.mean(declined):18.0%}")
+
+
+def _scores(retriever: Retriever, text: str) -> tuple[float, float, bool]:
+    """Confidence, probability of a legal question, and whether an article was cited directly."""
+    vector = retriever.embed_question(text)
+    hits = retriever.search(text, k=10, query_vector=vector)
+    direct = any("direct" in hit.retrievers for hit in hits)
+    return confidence(hits), retriever.legal_probability(vector), direct
+
+
+def _answered(scores: tuple[float, float, bool], threshold: float, use_legal: bool) -> bool:
+    score, legal, direct = scores
+    return score >= threshold and (not use_legal or legal >= MIN_LEGAL or direct)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from bot.answer import (
     DISCLAIMER,
     MAX_REPLY_BYTES,
+    MIN_LEGAL,
     MORE_HINT,
     NO_HIT_LINE,
     Answer,
@@ -158,6 +159,18 @@ def test_min_confidence_decides_between_answer_and_no_hit(mini_corpus: Corpus) -
     assert lenient.confidence == strict.confidence
     assert not lenient.no_hit and lenient.cited
     assert strict.no_hit and not strict.cited
+
+
+def test_a_message_unlikely_to_be_a_legal_question_gets_the_no_hit_reply(mini_corpus: Corpus) -> None:
+    hits = hits_for(mini_corpus, [675], margin=0.04)  # strong hits: only the on-topic model declines
+    legal = compose_answer(DEBT_QUESTION, hits, corpus=mini_corpus, township=TOWNSHIP, legal=MIN_LEGAL)
+    other = compose_answer(DEBT_QUESTION, hits, corpus=mini_corpus, township=TOWNSHIP, legal=MIN_LEGAL / 2)
+    assert not legal.no_hit and legal.cited
+    assert other.no_hit and not other.cited
+    divorce = article(mini_corpus, "民法典", 1079)
+    cited = compose_answer("民法典第1079条", [hit(divorce, None, ("direct",))], corpus=mini_corpus,
+                           township=TOWNSHIP, legal=0.0)  # fmt: skip
+    assert cited.cited == (divorce.key,)  # a directly cited article is answered whatever the model says
 
 
 def test_a_directly_cited_article_is_answered_with_full_confidence(mini_corpus: Corpus) -> None:

@@ -16,7 +16,7 @@ from bot.users import STAFF, ConsoleUser, create_user
 from indexing.retrieval import Retriever
 
 LOST_IOU = "借条丢了还能要回钱吗"
-LOST_IOU_REWORDED = "借条弄丢了，借出去的钱还能要回来吗"
+LOST_IOU_REWORDED = "借条丢了 还能要回钱吗"
 CHILD_SUPPORT = "离婚以后孩子抚养费怎么算"
 CUSTODY = "离婚后孩子归谁"  # a neighbouring question with other articles: must not take the answer above
 DOG_BITE = "狗咬伤了人谁负责"
