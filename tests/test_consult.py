@@ -74,6 +74,9 @@ class _Blocking:
         self.release.wait(5)
         return np.zeros(4, dtype=np.float32)
 
+    def legal_probability(self, query_vector: np.ndarray) -> float:
+        return 1.0
+
     def search(
         self, question: str, k: int = 10, mode: str = "hybrid", *, query_vector: np.ndarray | None = None
     ) -> list[Hit]:

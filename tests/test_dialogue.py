@@ -27,6 +27,7 @@ from tests.fixtures.web import (
 )
 
 QUESTION = "邻居借了我五千块钱一直不还怎么办"
+MANY_ARTICLES_QUESTION = "朋友借钱不还还拉黑我"  # more relevant articles in the mini corpus than a reply quotes
 
 
 def test_subscribe_click_and_unsubscribe(
@@ -60,7 +61,7 @@ def test_more_after_a_question(
 ) -> None:
     openid = new_openid()
     assert wechat.ask(openid, "更多").content == replies.no_more(live_township)  # nothing asked yet
-    wechat.ask(openid, QUESTION)
+    wechat.ask(openid, MANY_ARTICLES_QUESTION)
     (row,) = consultations(live_sessions, openid=openid)
     held_back = tuple(row.more)
     assert held_back, "the mini corpus should leave articles for 更多 on this question"

