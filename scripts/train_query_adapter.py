@@ -31,17 +31,18 @@ import numpy as np
 import torch
 
 from bot.pipeline import open_corpus, open_embedder
-from indexing.build import Manifest
-from indexing.evaluation import Question
+from indexing.build import PENALTIES, VECTORS, Manifest
+from indexing.evaluation import Question, mean_metrics, question_metrics
 from indexing.query import expand_question
 from indexing.query_adapter import default_adapter_dir
+from knowledge.chunking import chunk_articles
+from knowledge.corpus import Corpus
 
 if TYPE_CHECKING:
     from peft import PeftModel
     from sentence_transformers import SentenceTransformer
 
 PAIRS = Path("indexing/data/training_questions.jsonl")
-NEAR_COPY = 0.35  # no training question this close to a development question
 RANK, ALPHA, DROPOUT = 16, 32, 0.1
 TARGETS = r".*encoder\.layer\.\d+\..*(query|key|value|dense)$"  # every linear layer of the encoder
 LR, EPOCHS, BATCH, TAU = 1e-3, 3, 32, 0.05  # chosen on the tuning split's dense figures
@@ -58,14 +59,14 @@ class Rows:
     articles: list[str]
 
     @classmethod
-    def load(cls, index_dir: Path, corpus_keys: dict[str, str]) -> Rows:
-        manifest = Manifest.read(index_dir)
-        keys = [corpus_keys[chunk_id.split("#")[0]] for chunk_id in manifest.chunk_ids]
-        articles = sorted(set(keys))
+    def load(cls, index_dir: Path, corpus: Corpus) -> Rows:
+        chunks = chunk_articles(corpus.articles)
+        if Manifest.read(index_dir).chunk_ids != tuple(c.id for c in chunks):
+            raise SystemExit(f"{index_dir} was built from other chunks: run pufa build first")
+        articles = sorted({c.article_key for c in chunks})
         number = {key: n for n, key in enumerate(articles)}
-        return cls(torch.from_numpy(np.load(index_dir / "vectors.npy")),
-                   torch.from_numpy(np.load(index_dir / "hub_penalties.npy")),
-                   torch.tensor([number[key] for key in keys]), articles)  # fmt: skip
+        vectors, penalties = (torch.from_numpy(np.load(index_dir / name)) for name in (VECTORS, PENALTIES))
+        return cls(vectors, penalties, torch.tensor([number[c.article_key] for c in chunks]), articles)
 
     def scores(self, questions: torch.Tensor) -> torch.Tensor:
         """(questions, rows) cosine minus penalty, as dense search ranks rows."""
@@ -103,7 +104,7 @@ class QuestionSide:
         from peft import LoraConfig, get_peft_model
 
         config = LoraConfig(r=RANK, lora_alpha=ALPHA, lora_dropout=DROPOUT, target_modules=TARGETS)
-        self._adapted = get_peft_model(self.model[0].auto_model, config)
+        self._adapted = get_peft_model(self.model[0].auto_model, config)  # type: ignore[arg-type]
         return [p for p in self.model.parameters() if p.requires_grad]
 
     def encode(self, questions: list[str], *, train: bool) -> torch.Tensor:
@@ -126,16 +127,12 @@ class QuestionSide:
 
 def evaluate(side: QuestionSide, rows: Rows, questions: list[Question]) -> tuple[float, float]:
     """Dense recall@5 and MRR@10 by article."""
-    number = {key: n for n, key in enumerate(rows.articles)}
     vectors = torch.cat([side.encode([q.query for q in questions[i : i + 64]], train=False)
                          for i in range(0, len(questions), 64)])  # fmt: skip
     top = rows.article_scores(vectors).topk(10, dim=1).indices.tolist()
-    recall, reciprocal = [], []
-    for question, ranked in zip(questions, top, strict=True):
-        gold = {number[key] for key in question.gold if key in number}
-        recall.append(len(gold & set(ranked[:5])) / max(1, len(gold)))
-        reciprocal.append(next((1 / (rank + 1) for rank, n in enumerate(ranked) if n in gold), 0.0))
-    return float(np.mean(recall)), float(np.mean(reciprocal))
+    metrics = mean_metrics(question_metrics([rows.articles[n] for n in ranked], question.gold)
+                           for question, ranked in zip(questions, top, strict=True))  # fmt: skip
+    return metrics["recall@5"], metrics["mrr@10"]
 
 
 def train(side: QuestionSide, rows: Rows, pairs: list[tuple[str, int]]) -> None:
@@ -145,7 +142,8 @@ def train(side: QuestionSide, rows: Rows, pairs: list[tuple[str, int]]) -> None:
     warmup = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda step: min(1.0, (step + 1) / warmup) * (steps - step) / steps)
-    rng, order, started = random.Random(SEED), [], time.monotonic()
+    rng, started = random.Random(SEED), time.monotonic()
+    order: list[int] = []
     for step in range(steps):
         if len(order) < BATCH:
             order = list(range(len(pairs)))
@@ -173,7 +171,7 @@ def main() -> None:
     torch.manual_seed(SEED)
     torch.set_num_threads(THREADS)
     corpus = open_corpus(settings)
-    rows = Rows.load(settings.index_dir, {f"{a.short_law}:{a.number}": a.key for a in corpus.articles})
+    rows = Rows.load(settings.index_dir, corpus)
     embedder = open_embedder(settings)
     side = QuestionSide(embedder.model)
     tune = common.tune_questions()
