@@ -22,6 +22,8 @@ from indexing.hubness import default_query_pool, hub_penalties
 from indexing.keyword_index import KeywordIndex
 from indexing.on_topic import DEFAULT_WEIGHTS as DEFAULT_ON_TOPIC
 from indexing.on_topic import OnTopicModel
+from indexing.query import expand_question
+from indexing.question_bank import QuestionBank, WrittenQuestion, load_written_questions, questions_digest
 from indexing.vector_index import VectorIndex
 from knowledge.chunking import Chunk, chunk_articles
 from knowledge.corpus import Corpus
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: hubness penalties (hub_penalties.npy)
+FORMAT_VERSION = 3  # 2: hubness penalties (hub_penalties.npy); 3: the question bank
 MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
 PENALTIES = "hub_penalties.npy"
@@ -72,6 +74,7 @@ class Manifest:
     reused_vectors: int = 0  # how many chunks this build did not need to re-embed
     # The model of the vectors alone (model_id also names the question side); "" in older indexes.
     document_model_id: str = ""
+    questions_sha256: str = ""  # `questions_digest` of the written questions the bank was built from
 
     def write(self, directory: Path) -> None:
         (directory / MANIFEST).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=1), encoding="utf-8")
@@ -96,6 +99,16 @@ def _previous_vectors(out_dir: Path, model_id: str) -> dict[str, np.ndarray]:
     return dict(zip(old.chunk_hashes, vectors, strict=True))
 
 
+def _previous_bank(out_dir: Path, model_id: str) -> dict[str, np.ndarray]:
+    """Text as encoded → vector from the bank being replaced, if its question encoder was the same."""
+    try:
+        if Manifest.read(out_dir).model_id != model_id:
+            return {}
+        return QuestionBank.load(out_dir).vectors_by_text()
+    except (OSError, ValueError, TypeError, KeyError):
+        return {}
+
+
 def _embed(chunks: Sequence[Chunk], embedder: Embedder, reuse: dict[str, np.ndarray],
            progress: Progress | None, batch_size: int = 16) -> np.ndarray:
     vectors = np.zeros((len(chunks), embedder.dim), dtype=np.float32)
@@ -113,11 +126,26 @@ def _embed(chunks: Sequence[Chunk], embedder: Embedder, reuse: dict[str, np.ndar
     return vectors
 
 
+def _bank_encoder(embedder: Embedder, progress: Progress | None) -> Callable[[list[str]], np.ndarray]:
+    """Encodes written questions as asked questions are (question encoder, lexicon already applied)."""
+    def encode(texts: list[str], batch_size: int = 64) -> np.ndarray:
+        parts = []
+        for start in range(0, len(texts), batch_size):
+            parts.append(embedder.encode_queries(texts[start:start + batch_size]))
+            if progress:
+                progress(min(start + batch_size, len(texts)), len(texts))
+        return np.concatenate(parts)
+    return encode
+
+
 def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Progress | None = None,
-                query_pool: Sequence[str] | None = None) -> Manifest:
+                query_pool: Sequence[str] | None = None,
+                questions: Sequence[WrittenQuestion] | None = None) -> Manifest:  # fmt: skip
     """Build (or incrementally rebuild) the index of a corpus into out_dir.
 
     query_pool: typical questions for the hubness correction (default: the shipped pool).
+    questions: the written questions of the question bank (default: the shipped ones).
+    progress: called with (done, total) while chunks are embedded, then while the bank's questions are.
     """
     chunks = chunk_articles(corpus.articles)
     reuse = _previous_vectors(out_dir, embedder.document_model_id)
@@ -125,6 +153,10 @@ def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Pro
     pool = list(default_query_pool() if query_pool is None else query_pool)
     pool_vectors = embedder.encode_queries(pool, reference=True)
     penalties = hub_penalties(vectors, pool_vectors)
+    written = list(load_written_questions() if questions is None else questions)
+    bank = QuestionBank.build([q._replace(question=expand_question(q.question)) for q in written],
+                              _bank_encoder(embedder, progress), {a.key for a in corpus.articles},
+                              reuse=_previous_bank(out_dir, embedder.model_id))  # fmt: skip
     manifest = Manifest(
         model_id=embedder.model_id,
         dim=embedder.dim,
@@ -135,12 +167,14 @@ def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Pro
         chunk_hashes=tuple(c.content_hash for c in chunks),
         reused_vectors=sum(c.content_hash in reuse for c in chunks),
         document_model_id=embedder.document_model_id,
+        questions_sha256=questions_digest(written),
     )
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         VectorIndex(vectors, penalties).save(tmp / VECTORS, tmp / PENALTIES)
         KeywordIndex.build(c.text for c in chunks).save(tmp / KEYWORDS)
+        bank.save(tmp)
         manifest.write(tmp)  # written last: a directory without it is never taken for an index
         _swap_into_place(tmp, out_dir)
     finally:
@@ -158,8 +192,9 @@ def _swap_into_place(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def check_manifest(index_dir: Path, corpus: Corpus, model_id: str) -> Manifest:
-    """Read the manifest and refuse an index built from another model or corpus."""
+def check_manifest(index_dir: Path, corpus: Corpus, model_id: str,
+                   questions_sha256: str | None = None) -> Manifest:  # fmt: skip
+    """Read the manifest; refuse an index built from another model, corpus or (if given) written questions."""
     if not (index_dir / MANIFEST).is_file():
         raise IndexMissingError(index_dir)
     manifest = Manifest.read(index_dir)
@@ -169,6 +204,8 @@ def check_manifest(index_dir: Path, corpus: Corpus, model_id: str) -> Manifest:
         raise IndexMismatchError(index_dir, "embedding model", model_id, manifest.model_id)
     if manifest.corpus_checksum != corpus.checksum:
         raise IndexMismatchError(index_dir, "corpus checksum", corpus.checksum, manifest.corpus_checksum)
+    if questions_sha256 is not None and manifest.questions_sha256 != questions_sha256:
+        raise IndexMismatchError(index_dir, "written questions", questions_sha256, manifest.questions_sha256)
     return manifest
 
 
@@ -183,12 +220,14 @@ def _shipped_on_topic(model_id: str) -> OnTopicModel | None:
 
 def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder, *,
                    reranker: Reranker | None = None,
-                   on_topic: OnTopicModel | None = None) -> Retriever:  # fmt: skip
+                   on_topic: OnTopicModel | None = None,
+                   questions: Sequence[WrittenQuestion] | None = None) -> Retriever:  # fmt: skip
     """Load a built index for the given corpus and model, ready to answer questions.
 
     `reranker`: reorders hybrid search's candidates; None = the trained weights of `indexing.rerank`.
     `on_topic`: tells legal questions from other messages; None = the trained weights of
     `indexing.on_topic` when they were fitted on this embedder's question vectors (else no model).
+    `questions`: the written questions the index's question bank must hold (default: the shipped ones).
     """
     from indexing.rerank import LinearReranker
     from indexing.retrieval import Retriever
@@ -196,7 +235,8 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder, *,
     if on_topic is None:
         on_topic = _shipped_on_topic(embedder.model_id)
 
-    manifest = check_manifest(index_dir, corpus, embedder.model_id)
+    written = load_written_questions() if questions is None else questions
+    manifest = check_manifest(index_dir, corpus, embedder.model_id, questions_digest(written))
     chunks = chunk_articles(corpus.articles)
     if tuple(c.id for c in chunks) != manifest.chunk_ids:
         raise IndexMismatchError(index_dir, "chunking", "current chunk ids", "other chunk ids")
@@ -205,6 +245,7 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder, *,
         chunks=chunks,
         vectors=VectorIndex.load(index_dir / VECTORS, index_dir / PENALTIES),
         keywords=KeywordIndex.load(index_dir / KEYWORDS),
+        bank=QuestionBank.load(index_dir),
         embedder=embedder,
         reranker=reranker if reranker is not None else LinearReranker.load(),
         on_topic=on_topic,

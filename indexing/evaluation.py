@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KS = (1, 3, 5, 10, 20)
-RETRIEVERS = ("hybrid", "bm25", "dense")
+RETRIEVERS = ("hybrid", "bm25", "dense", "bank")
 
 
 class QuestionFileError(ValueError):

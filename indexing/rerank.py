@@ -32,6 +32,9 @@ FEATURES = (
     "bm25",  # BM25 score over the best BM25 score among the candidates
     "bm25_rank",  # log ranks in each retriever's own list
     "dense_rank",
+    "bank_share",  # the article's share of the question bank's nearest written questions
+    "bank_gap",  # its closest written question's cosine minus the best among the candidates
+    "bank_rank",  # log rank in the question bank's list
     "coverage",  # share of the expanded question's words found in the article's index terms
     "raw_coverage",  # the same for the words the villager typed
     "title_overlap",  # share of the expanded question's words in the article's 编/章/节 titles
@@ -49,6 +52,9 @@ class Signals:
     bm25: float
     bm25_rank: int | None  # 0-based; None when the retriever did not return it
     dense_rank: int | None
+    bank_share: float
+    bank_cosine: float | None  # None: no written question for this article
+    bank_rank: int | None
     coverage: float
     raw_coverage: float
     title_overlap: float
@@ -62,10 +68,14 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
     best_dense = max(c.dense for c in candidates)
     best_margin = max(c.margin for c in candidates)
     best_bm25 = max(max(c.bm25 for c in candidates), 1e-9)
+    bank = [c.bank_cosine for c in candidates if c.bank_cosine is not None]
+    best_bank, worst_bank = (max(bank), min(bank)) if bank else (0.0, 0.0)
     return np.array([
         [
             c.fused, math.log(position + 1), c.dense, c.dense - best_dense, c.margin, c.margin - best_margin,
             c.bm25 / best_bm25, _log_rank(c.bm25_rank), _log_rank(c.dense_rank),
+            c.bank_share, (worst_bank if c.bank_cosine is None else c.bank_cosine) - best_bank,
+            _log_rank(c.bank_rank),
             c.coverage, c.raw_coverage, c.title_overlap, math.log(c.length + 1),
         ]
         for position, c in enumerate(candidates)

@@ -1,4 +1,5 @@
-"""Retrieval: question → ranked articles, from the FAISS and keyword indexes fused, plus direct citations.
+"""Retrieval: question → ranked articles, from the FAISS and keyword indexes and the question bank
+fused and re-ranked, plus direct citations.
 
 SHARED TYPE `Hit` — the bot depends on its fields; extend, don't rename.
 """
@@ -15,6 +16,7 @@ from indexing.fusion import reciprocal_rank_fusion
 from indexing.keyword_index import KeywordIndex, tokenize
 from indexing.on_topic import OnTopicModel
 from indexing.query import expand_question
+from indexing.question_bank import BankMatch, QuestionBank
 from indexing.rerank import DEPTH, Reranker, Signals, feature_matrix, overlap
 from indexing.vector_index import VectorIndex
 from knowledge.articles import Article
@@ -25,13 +27,15 @@ from knowledge.corpus import Corpus
 if TYPE_CHECKING:
     from indexing.embedder import Embedder
 
-MODES = ("hybrid", "bm25", "dense")
+MODES = ("hybrid", "bm25", "dense", "bank")
 CANDIDATES = 50  # articles each retriever contributes to fusion
 # Chunk rows read per candidate article: a long article has several parts and sentence chunks.
 ROWS_PER_CANDIDATE = 4
-# RRF weights (bm25, dense), tuned on the dev set's tuning split: dense is the stronger retriever
-# once hubness is corrected (held-out hybrid recall@5 0.490 at 0.5:1, 0.501 at 0.3:1, 0.456 at 1:1).
-FUSION_WEIGHTS = (0.3, 1.0)
+# RRF weights (bm25, dense, bank), tuned on the dev set's tuning split: dense is the stronger of the
+# first two once hubness is corrected (held-out hybrid recall@5 0.490 at 0.5:1, 0.501 at 0.3:1, 0.456
+# at 1:1); BANK_WEIGHT below.
+FUSED = ("bm25", "dense", "bank")
+FUSION_WEIGHTS = (0.3, 1.0, 1.0)
 ArticleScores = dict[str, tuple[float, int]]  # article key → (best chunk score, that chunk's row)
 DIRECT_SCORE = 1.0  # above any RRF score (at most 2/61): a cited article always comes first
 
@@ -42,7 +46,7 @@ class Hit:
     # Higher ranks first; comparable only within one question. Hybrid search: the re-ranker's
     # probability (0 beyond its depth) or DIRECT_SCORE; bm25 / dense mode: that retriever's score.
     score: float
-    retrievers: tuple[str, ...]  # which retrievers found it: "direct", "bm25", "dense"
+    retrievers: tuple[str, ...]  # which retrievers found it: "direct", "bm25", "dense", "bank"
     chunk_id: str  # the article's best-matching chunk (a part or a sentence)
     # Raw cosine(question, the article's best part); None in bm25-only mode. Parts, not sentence
     # chunks: a short sentence lies close to off-topic questions too, and the confidence threshold was
@@ -60,7 +64,8 @@ class Retriever:
 
     def __init__(self, *, corpus: Corpus, chunks: Sequence[Chunk], vectors: VectorIndex,
                  keywords: KeywordIndex, embedder: Embedder, candidates: int = CANDIDATES,
-                 reranker: Reranker | None = None, on_topic: OnTopicModel | None = None) -> None:  # fmt: skip
+                 bank: QuestionBank | None = None, reranker: Reranker | None = None,
+                 on_topic: OnTopicModel | None = None) -> None:  # fmt: skip
         if not len(chunks) == len(vectors) == len(keywords):
             raise ValueError(f"index rows disagree: {len(chunks)} chunks, {len(vectors)} vectors, "
                              f"{len(keywords)} keyword rows")
@@ -70,6 +75,7 @@ class Retriever:
         self.keywords = keywords
         self.embedder = embedder
         self.candidates = candidates
+        self.bank = bank  # None: no written questions to compare with
         self.reranker = reranker  # None: hybrid search keeps the fused order
         self.on_topic = on_topic  # None: every message counts as a legal question
         self._rows_of: dict[str, list[int]] = {}  # every chunk of the article
@@ -101,7 +107,7 @@ class Retriever:
     def search(
         self, question: str, k: int = 10, mode: str = "hybrid", *, query_vector: np.ndarray | None = None
     ) -> list[Hit]:
-        """Top-k articles for a question; mode is "hybrid" (what the bot uses), "bm25" or "dense".
+        """Top-k articles for a question; mode is "hybrid" (what the bot uses), "bm25", "dense" or "bank".
 
         `query_vector`: the question's `embed_question`, when the caller already has it.
         """
@@ -112,21 +118,24 @@ class Retriever:
             return []
         expanded = expand_question(question)
         words = tokenize(expanded)
-        bm25 = self._by_article(self.keywords.scores(expanded, words)) if mode != "dense" else {}
+        bm25 = self._by_article(self.keywords.scores(expanded, words)) if mode in ("hybrid", "bm25") else {}
         query = None
         if mode != "bm25":
             query = query_vector if query_vector is not None else self.embedder.encode_query(expanded)
-        dense = self._dense_ranking(query) if query is not None else {}
-        rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense)}
+        dense = self._dense_ranking(query) if query is not None and mode != "bank" else {}
+        bank = self._bank_matches(query) if query is not None and mode in ("hybrid", "bank") else _NO_BANK
+        rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank.matches)}
         if mode == "hybrid":
-            fused = reciprocal_rank_fusion([rankings["bm25"], rankings["dense"]], weights=FUSION_WEIGHTS)
+            fused = reciprocal_rank_fusion([rankings[name] for name in FUSED], weights=FUSION_WEIGHTS)
+        elif mode == "bank":
+            fused = [(key, match.share) for key, match in bank.matches.items()]
         else:
             fused = [(key, (bm25 or dense)[key][0]) for key in rankings[mode]]
         direct = self._direct(question)
         cited = set(direct)
         order = [(key, DIRECT_SCORE) for key in direct] + [(key, sc) for key, sc in fused if key not in cited]
         top = {name: set(ranking[: self.candidates]) for name, ranking in rankings.items()}
-        seen = _Seen(query=query, bm25=bm25, dense=dense, top=top, direct=cited)
+        seen = _Seen(query=query, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited)
         if mode == "hybrid" and self.reranker is not None:
             order = self._reranked(order, seen, rankings, frozenset(words), frozenset(tokenize(question)))
         return [self._hit(key, score, seen) for key, score in order[:k]]
@@ -148,23 +157,39 @@ class Retriever:
         ranks = {name: {key: rank for rank, key in enumerate(ranking)} for name, ranking in rankings.items()}
         context = _Words(expanded=words, typed=typed_words)
         signals = [
-            self._signals(key, fused_score, float(cosine), float(margin), seen.bm25, ranks, context)
+            self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, context)
             for (key, fused_score), cosine, margin in zip(head, cosines, margins, strict=True)
         ]
         scores = self.reranker.scores(feature_matrix(signals))
         reranked = [(head[i][0], float(scores[i])) for i in np.argsort(-scores, kind="stable")]
         return cited + reranked + [(key, 0.0) for key, _ in tail]
 
-    def _signals(self, key: str, fused: float, cosine: float, margin: float, bm25: ArticleScores,
+    def _signals(self, key: str, fused: float, cosine: float, margin: float, seen: _Seen,
                  ranks: dict[str, dict[str, int]], words: _Words) -> Signals:  # fmt: skip
         article, terms = self._articles[key], self._terms_of[key]
+        bank_match = seen.bank.matches.get(key)
+        bank_cosine = bank_match.cosine if bank_match else self._bank_cosine(seen.bank, key)
         return Signals(
-            fused=fused, dense=cosine, margin=margin, bm25=bm25[key][0] if key in bm25 else 0.0,
+            fused=fused, dense=cosine, margin=margin, bm25=seen.bm25[key][0] if key in seen.bm25 else 0.0,
             bm25_rank=ranks["bm25"].get(key), dense_rank=ranks["dense"].get(key),
+            bank_share=bank_match.share if bank_match else 0.0, bank_cosine=bank_cosine,
+            bank_rank=ranks["bank"].get(key),
             coverage=overlap(words.expanded, terms), raw_coverage=overlap(words.typed, terms),
             title_overlap=overlap(words.expanded, self._title_words[article.path]),
             length=sum(len(p) for p in article.paragraphs),
         )  # fmt: skip
+
+    def _bank_matches(self, query: np.ndarray) -> _BankSeen:
+        if self.bank is None or not len(self.bank):
+            return _NO_BANK
+        cosines = self.bank.cosines(query)
+        return _BankSeen(cosines=cosines, matches=self.bank.matches(cosines, self.candidates))
+
+    def _bank_cosine(self, seen: _BankSeen, key: str) -> float | None:
+        """The closest written question's cosine for an article outside the bank's own ranking."""
+        if self.bank is None or seen.cosines is None:
+            return None
+        return self.bank.best_cosine(seen.cosines, key)
 
     def _direct(self, question: str) -> list[str]:
         """Keys of the articles the question cites itself (《民法典》第1079条), ahead of everything else."""
@@ -190,7 +215,7 @@ class Retriever:
 
     def _hit(self, key: str, score: float, seen: _Seen) -> Hit:
         found_by = (("direct",) if key in seen.direct else ()) + tuple(
-            name for name in ("bm25", "dense") if key in seen.top[name])
+            name for name in FUSED if key in seen.top[name])
         dense_row = seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen.query)
         dense_score = dense_margin = None
         if seen.query is not None:
@@ -220,8 +245,20 @@ class _Seen:
     query: np.ndarray | None  # the question's embedding (None in bm25 mode)
     bm25: ArticleScores
     dense: ArticleScores
+    bank: _BankSeen
     top: dict[str, set[str]]  # retriever → the article keys it contributed to fusion
     direct: set[str]  # articles the question cites itself
+
+
+@dataclass(frozen=True, slots=True)
+class _BankSeen:
+    """The question bank's view of one question: cosines with every written question, best articles."""
+
+    cosines: np.ndarray | None
+    matches: dict[str, BankMatch]  # best first
+
+
+_NO_BANK = _BankSeen(cosines=None, matches={})
 
 
 @dataclass(frozen=True, slots=True)

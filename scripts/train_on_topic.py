@@ -26,8 +26,9 @@ from sklearn.model_selection import cross_val_predict
 from bot.answer import MIN_LEGAL
 from bot.pipeline import open_retriever
 from indexing.on_topic import DEFAULT_WEIGHTS, OnTopicModel
+from indexing.question_bank import DEFAULT_QUESTIONS as LEGAL
+from indexing.question_bank import load_written_questions
 
-LEGAL = Path("indexing/data/training_questions.jsonl")
 NOT_LEGAL = Path("indexing/data/non_legal_messages.jsonl")
 C = 10.0  # inverse regularisation; 0.1 and 1 keep fewer legal questions or decline fewer others (5-fold)
 
@@ -45,7 +46,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
     args = parser.parse_args()
     retriever = open_retriever(common.settings(args))
-    legal, other = _texts(LEGAL, "question"), _texts(NOT_LEGAL, "text")
+    legal, other = [q.question for q in load_written_questions(LEGAL)], _texts(NOT_LEGAL, "text")
     vectors = np.stack([retriever.embed_question(text) for text in legal + other])
     labels = np.r_[np.ones(len(legal)), np.zeros(len(other))]
     folds = cross_val_predict(_model(), vectors, labels, cv=5, method="predict_proba")[:, 1]
@@ -54,7 +55,8 @@ def main() -> None:
           f"other declined {np.mean(folds[len(legal):] < MIN_LEGAL):.1%}")  # fmt: skip
     fitted = _model().fit(vectors, labels)
     model = OnTopicModel(fitted.coef_[0], float(fitted.intercept_[0]), retriever.embedder.model_id,
-                         f"{LEGAL} (legal) vs {NOT_LEGAL}; threshold chosen on split=tune")  # fmt: skip
+                         f"indexing/data/{LEGAL.name} (legal) vs {NOT_LEGAL}; "
+                         "threshold chosen on split=tune")  # fmt: skip
     tune = [model.probability(retriever.embed_question(q.query)) for q in common.tune_questions()]
     print(f"tune split (not fitted on): legal kept {np.mean(np.array(tune) >= MIN_LEGAL):.1%}")
     model.save(args.out)

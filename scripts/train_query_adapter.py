@@ -35,6 +35,7 @@ from indexing.build import PENALTIES, VECTORS, Manifest
 from indexing.evaluation import Question, mean_metrics, question_metrics
 from indexing.query import expand_question
 from indexing.query_adapter import default_adapter_dir
+from indexing.question_bank import DEFAULT_QUESTIONS, load_written_questions
 from knowledge.chunking import chunk_articles
 from knowledge.corpus import Corpus
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from peft import PeftModel
     from sentence_transformers import SentenceTransformer
 
-PAIRS = Path("indexing/data/training_questions.jsonl")
+PAIRS = DEFAULT_QUESTIONS
 RANK, ALPHA, DROPOUT = 16, 32, 0.1
 TARGETS = r".*encoder\.layer\.\d+\..*(query|key|value|dense)$"  # every linear layer of the encoder
 LR, EPOCHS, BATCH, TAU = 1e-3, 3, 32, 0.05  # chosen on the tuning split's dense figures
@@ -82,13 +83,8 @@ class Rows:
 def training_pairs(articles: list[str]) -> list[tuple[str, int]]:
     """(question, article number in `articles`) for every pair whose article is in the index."""
     number = {key: n for n, key in enumerate(articles)}
-    pairs = []
-    for line in PAIRS.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        key = f"{row['law']}:{row['article']}"
-        if key in number:
-            pairs.append((row["question"], number[key]))
-    return pairs
+    written = load_written_questions(PAIRS)
+    return [(q.question, number[q.article_key]) for q in written if q.article_key in number]
 
 
 class QuestionSide:
@@ -185,7 +181,7 @@ def main() -> None:
     side.save(args.out, embedder.document_model_id)
     provenance = {
         "base_model": embedder.document_model_id,
-        "pairs_file": str(PAIRS),
+        "pairs_file": f"indexing/data/{PAIRS.name}",
         "pairs_sha256": hashlib.sha256(PAIRS.read_bytes()).hexdigest(),
         "pairs": len(pairs),
         "settings": {"rank": RANK, "alpha": ALPHA, "dropout": DROPOUT, "lr": LR, "epochs": EPOCHS,

@@ -19,10 +19,18 @@ from indexing.build import (
     load_retriever,
 )
 from indexing.embedder import Embedder
+from indexing.query import expand_question
+from indexing.question_bank import QuestionBank, WrittenQuestion
 from knowledge.chunking import chunk_articles
 from knowledge.corpus import Corpus
 
 POOL = ("邻居借钱不还", "老人没人养", "调解协议算数吗")
+MEDIATION = "中华人民共和国人民调解法"
+WRITTEN = (
+    WrittenQuestion("村里调解要交钱不", f"{MEDIATION}:4"),
+    WrittenQuestion("村里的调解委员会是个啥组织", f"{MEDIATION}:7"),
+    WrittenQuestion("借钱不还咋办", "中华人民共和国民法典:675"),  # not in the small corpus
+)
 
 
 class CountingEmbedder:
@@ -34,6 +42,7 @@ class CountingEmbedder:
         self.document_model_id = model_id or inner.document_model_id
         self.dim = inner.dim
         self.documents = 0
+        self.questions = 0  # texts through the question encoder (not the reference model)
         self.fail_after = fail_after
 
     def encode_documents(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -43,6 +52,7 @@ class CountingEmbedder:
         return self.inner.encode_documents(texts, batch_size=batch_size)
 
     def encode_queries(self, texts: Sequence[str], *, reference: bool = False) -> np.ndarray:
+        self.questions += 0 if reference else len(texts)
         return self.inner.encode_queries(texts, reference=reference)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -153,3 +163,37 @@ def test_hubness_penalties_come_from_the_query_pool(tmp_path: Path, small_corpus
     # k ≥ pool size: the mean; pool questions go through the float model
     np.testing.assert_allclose(with_pool, expected, atol=1e-5)
     assert not np.load(tmp_path / "b" / "hub_penalties.npy").any()
+
+
+def test_the_question_bank_holds_the_written_questions_of_the_indexed_articles(
+    tmp_path: Path, small_corpus: Corpus, embedder: Embedder
+) -> None:
+    manifest = build_index(small_corpus, embedder, tmp_path / "index", query_pool=POOL, questions=WRITTEN)
+    bank = QuestionBank.load(tmp_path / "index")
+    assert bank.keys == (WRITTEN[0].article_key, WRITTEN[1].article_key)
+    assert bank.texts == tuple(expand_question(q.question) for q in WRITTEN[:2])  # as asked questions are
+    expected = embedder.encode_queries(list(bank.texts))
+    assert np.all(np.sum(bank.vectors * expected, axis=1) > 0.999)
+    assert manifest.questions_sha256
+    retriever = load_retriever(tmp_path / "index", small_corpus, embedder, questions=WRITTEN)
+    assert retriever.search("调解收不收费", k=1, mode="bank")[0].article.key == WRITTEN[0].article_key
+
+
+def test_a_rebuild_encodes_only_new_written_questions(tmp_path: Path, small_corpus: Corpus,
+                                                      embedder: Embedder) -> None:
+    out = tmp_path / "index"
+    first = CountingEmbedder(embedder)
+    build_index(small_corpus, first, out, query_pool=POOL, questions=WRITTEN[:1])
+    assert first.questions == 1
+    again = CountingEmbedder(embedder)
+    build_index(small_corpus, again, out, query_pool=POOL, questions=WRITTEN)
+    assert again.questions == 1  # WRITTEN[1]; WRITTEN[2]'s article is not indexed
+    assert len(QuestionBank.load(out)) == 2
+
+
+def test_an_index_built_from_other_written_questions_is_refused(tmp_path: Path, small_corpus: Corpus,
+                                                                embedder: Embedder) -> None:
+    out = tmp_path / "index"
+    build_index(small_corpus, embedder, out, query_pool=POOL, questions=WRITTEN[:1])
+    with pytest.raises(IndexMismatchError, match="written questions.*pufa build"):
+        load_retriever(out, small_corpus, embedder, questions=WRITTEN)

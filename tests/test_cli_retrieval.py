@@ -60,7 +60,7 @@ def test_eval_reports_every_metric_for_every_retriever(cli_env: dict[str, str], 
     done = pufa(cli_env, "eval", "--questions", str(questions), "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["n"] == 2 and set(report["retrievers"]) == {"hybrid", "bm25", "dense"}
+    assert report["n"] == 2 and set(report["retrievers"]) == {"hybrid", "bm25", "dense", "bank"}
     for metrics in report["retrievers"].values():
         assert {f"{m}@{k}" for m in ("recall", "hit") for k in (1, 3, 5, 10, 20)} | {"mrr@10", "ndcg@10"} \
             == set(metrics)

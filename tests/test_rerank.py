@@ -30,6 +30,7 @@ CIVIL = "中华人民共和国民法典"
 def _signals(**changes: object) -> Signals:
     values: dict[str, object] = {
         "fused": 0.02, "dense": 0.8, "margin": 0.01, "bm25": 10.0, "bm25_rank": 0, "dense_rank": 0,
+        "bank_share": 0.6, "bank_cosine": 0.9, "bank_rank": 0,
         "coverage": 0.5, "raw_coverage": 0.25, "title_overlap": 0.0, "length": 99,
     }  # fmt: skip
     values.update(changes)
@@ -48,6 +49,17 @@ def test_features_compare_each_candidate_with_the_best_of_its_question() -> None
     np.testing.assert_allclose(column["bm25_rank"], [0.0, math.log(ABSENT_RANK + 1)])
     np.testing.assert_allclose(column["length"], [math.log(100), 0.0])
     assert feature_matrix([]).shape == (0, len(FEATURES))
+
+
+def test_bank_features_compare_with_the_closest_written_question_of_any_candidate() -> None:
+    # The third article has no written question: it counts as far as the farthest candidate.
+    matrix = feature_matrix([_signals(), _signals(bank_share=0.1, bank_cosine=0.8, bank_rank=3),
+                             _signals(bank_share=0.0, bank_cosine=None, bank_rank=None)])  # fmt: skip
+    column = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
+    np.testing.assert_allclose(column["bank_share"], [0.6, 0.1, 0.0])
+    np.testing.assert_allclose(column["bank_gap"], [0.0, -0.1, -0.1])
+    np.testing.assert_allclose(column["bank_rank"], [0.0, math.log(4), math.log(ABSENT_RANK + 1)])
+    assert np.all(np.isfinite(feature_matrix([_signals(bank_cosine=None)])))
 
 
 def test_no_bm25_score_anywhere_does_not_divide_by_zero() -> None:
@@ -87,7 +99,7 @@ def test_weights_survive_a_save_and_load(tmp_path: Path) -> None:
     ("change", "message"),
     [
         ({"features": ["fused"]}, "was trained on features"),
-        ({"weights": [1.0, 2.0]}, "need 13 values"),
+        ({"weights": [1.0, 2.0]}, f"need {len(FEATURES)} values"),
         ({"scale": [0.0] * len(FEATURES)}, "scale > 0"),
     ],
 )
@@ -146,7 +158,7 @@ def test_direct_citations_stay_ahead_of_the_reranked(mini_retriever: Retriever) 
 
 def test_single_retriever_modes_are_not_reranked(mini_retriever: Retriever) -> None:
     question = "老人没人赡养怎么办"
-    for mode in ("bm25", "dense"):
+    for mode in ("bm25", "dense", "bank"):
         plain = _with_reranker(mini_retriever, None).search(question, k=8, mode=mode)
         reranked = _with_reranker(mini_retriever, _Reverse()).search(question, k=8, mode=mode)
         assert [h.article.key for h in reranked] == [h.article.key for h in plain]

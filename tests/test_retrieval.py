@@ -5,6 +5,7 @@ import pytest
 
 from indexing.keyword_index import tokenize
 from indexing.query import expand_question
+from indexing.question_bank import NEIGHBOURS, TEMPERATURE
 from indexing.retrieval import Retriever
 
 CIVIL = "中华人民共和国民法典"
@@ -32,7 +33,7 @@ def test_citation_of_an_article_outside_the_corpus_is_ignored(mini_retriever: Re
     assert all("direct" not in h.retrievers for h in hits)
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense"])
+@pytest.mark.parametrize("mode", ["hybrid", "bm25", "dense", "bank"])
 def test_results_are_distinct_articles_within_k(mini_retriever: Retriever, mode: str) -> None:
     hits = mini_retriever.search("离婚后孩子归谁抚养", k=7, mode=mode)
     keys = [h.article.key for h in hits]
@@ -59,6 +60,24 @@ def test_dense_mode_matches_brute_force(mini_retriever: Retriever) -> None:
         top = max(parts, key=lambda row: ranked[row])
         assert h.dense_score == pytest.approx(float(raw[top]), abs=1e-5)
         assert h.dense_margin == pytest.approx(float(ranked[top]), abs=1e-5)
+
+
+def test_bank_mode_weighs_the_nearest_written_questions(mini_retriever: Retriever) -> None:
+    """Each article's share of a softmax over the nearest written questions' cosines, recomputed here."""
+    question = "借给表哥两万块钱说好麦收就还，现在电话都不接了"
+    bank = mini_retriever.bank
+    assert bank is not None and len(bank) > 100
+    cosines = bank.vectors @ mini_retriever.embedder.encode_query(expand_question(question))
+    nearest = np.argsort(-cosines)[:NEIGHBOURS]
+    weights = np.exp((cosines[nearest] - cosines[nearest[0]]) / TEMPERATURE)
+    shares: dict[str, float] = {}
+    for row, weight in zip(nearest, weights / weights.sum(), strict=True):
+        shares[bank.keys[row]] = shares.get(bank.keys[row], 0.0) + float(weight)
+    hits = mini_retriever.search(question, k=5, mode="bank")
+    assert [h.article.key for h in hits] == sorted(shares, key=shares.__getitem__, reverse=True)[:5]
+    assert [h.score for h in hits] == pytest.approx(sorted(shares.values(), reverse=True)[:5], abs=1e-5)
+    assert all("bank" in h.retrievers for h in hits)
+    assert hits[0].article.key in {f"{CIVIL}:{n}" for n in (667, 675, 676)}  # the loan articles
 
 
 def test_one_sentence_finds_its_article_through_its_sentence_chunk(mini_retriever: Retriever) -> None:

@@ -36,17 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def progress_bar(desc: str):  # type: ignore[no-untyped-def]
-    """A tqdm bar on stderr driven by (done, total) callbacks."""
+    """tqdm bars on stderr driven by (done, total) callbacks; a new bar for each phase (index chunks, then
+    the question bank's written questions)."""
     bar: tqdm | None = None
 
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, desc=desc, unit="chunk", file=sys.stderr)
+            bar = tqdm(total=total, desc=desc, unit="text", file=sys.stderr)
         bar.n = done
         bar.refresh()
         if done >= total:
             bar.close()
+            bar = None
 
     return update
 

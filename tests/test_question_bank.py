@@ -1,0 +1,111 @@
+"""The question bank's arithmetic, file format and the shipped written questions' file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexing.question_bank import (
+    DEFAULT_QUESTIONS,
+    QuestionBank,
+    QuestionFileError,
+    WrittenQuestion,
+    load_written_questions,
+    questions_digest,
+)
+
+LOAN, GIFT, LEASE = "民法典:675", "民法典:658", "民法典:703"
+
+
+def _unit(*values: float) -> np.ndarray:
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _bank() -> QuestionBank:
+    vectors = np.stack([_unit(1, 0, 0), _unit(0.9, 0.1, 0), _unit(0.8, 0.2, 0),
+                        _unit(0, 1, 0), _unit(0, 0, 1)])  # fmt: skip
+    return QuestionBank(vectors, [LOAN, LOAN, GIFT, GIFT, LEASE], ["a", "b", "c", "d", "e"])
+
+
+def test_articles_are_ranked_by_their_share_of_the_nearest_questions() -> None:
+    bank = _bank()
+    cosines = bank.cosines(_unit(1, 0.05, 0))
+    matches = bank.matches(cosines, limit=10)
+    assert list(matches) == [LOAN, GIFT, LEASE]
+    assert sum(m.share for m in matches.values()) == pytest.approx(1.0)
+    assert matches[LOAN].row == 0 and matches[LOAN].cosine == pytest.approx(float(cosines[0]))
+    assert matches[GIFT].row == 2  # its closest written question, not its first
+    assert list(bank.matches(cosines, limit=1)) == [LOAN]
+
+
+def test_two_close_questions_outweigh_one_slightly_closer() -> None:
+    vectors = np.stack([_unit(1, 0.02, 0), _unit(1, 0.03, 0), _unit(1, 0, 0)])
+    bank = QuestionBank(vectors, [LOAN, LOAN, GIFT], ["a", "b", "c"])
+    assert list(bank.matches(bank.cosines(_unit(1, 0, 0)), limit=2)) == [LOAN, GIFT]
+
+
+def test_best_cosine_is_over_the_articles_own_questions() -> None:
+    bank = _bank()
+    cosines = bank.cosines(_unit(0, 0, 1))
+    assert bank.best_cosine(cosines, GIFT) == pytest.approx(float(max(cosines[2], cosines[3])))
+    assert bank.best_cosine(cosines, "宪法:1") is None
+
+
+def test_an_empty_bank_matches_nothing() -> None:
+    bank = QuestionBank(np.empty((0, 3), dtype=np.float32), [], [])
+    assert bank.matches(np.empty(0, dtype=np.float32), limit=5) == {}
+
+
+def test_rows_must_agree() -> None:
+    with pytest.raises(ValueError, match="rows disagree"):
+        QuestionBank(np.zeros((2, 3)), [LOAN], ["a", "b"])
+
+
+def test_the_bank_survives_a_save_and_load(tmp_path: Path) -> None:
+    bank = _bank()
+    bank.save(tmp_path)
+    loaded = QuestionBank.load(tmp_path)
+    assert loaded.keys == bank.keys and loaded.texts == bank.texts
+    np.testing.assert_array_equal(loaded.vectors, bank.vectors)
+    assert set(loaded.vectors_by_text()) == set(bank.texts)
+
+
+def test_build_reuses_vectors_it_already_has_and_keeps_indexed_articles_only() -> None:
+    asked: list[list[str]] = []
+
+    def encode(texts: list[str]) -> np.ndarray:
+        asked.append(texts)
+        return np.stack([_unit(1, len(t), 0) for t in texts])
+
+    written = [WrittenQuestion("借钱", LOAN), WrittenQuestion("送东西", GIFT), WrittenQuestion("租房", LEASE)]
+    bank = QuestionBank.build(written, encode, {LOAN, GIFT}, reuse={"借钱": _unit(0, 0, 1)})
+    assert asked == [["送东西"]]
+    assert bank.keys == (LOAN, GIFT)
+    np.testing.assert_allclose(bank.vectors[0], _unit(0, 0, 1))
+    assert QuestionBank.build(written, encode, set()).vectors.shape[0] == 0
+
+
+def test_a_bad_row_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    good = {"law": "中华人民共和国民法典", "article": 675, "question": "借钱不还"}
+    bad = '{"law": "x", "question": "y"}'
+    path.write_text(json.dumps(good, ensure_ascii=False) + "\n" + bad + "\n", encoding="utf-8")
+    with pytest.raises(QuestionFileError, match=r"q\.jsonl:2"):
+        load_written_questions(path)
+    path.write_text(json.dumps(good, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert load_written_questions(path) == [WrittenQuestion("借钱不还", "中华人民共和国民法典:675")]
+
+
+def test_the_digest_follows_the_pairs() -> None:
+    pairs = [WrittenQuestion("借钱不还", LOAN)]
+    assert questions_digest(pairs) == questions_digest(list(pairs))
+    assert questions_digest(pairs) != questions_digest([WrittenQuestion("借钱不还", GIFT)])
+
+
+def test_the_shipped_file_loads() -> None:
+    written = load_written_questions(DEFAULT_QUESTIONS)
+    assert len(written) > 4000 and len({q.question for q in written}) == len(written)
