@@ -138,6 +138,16 @@ def _bank_encoder(embedder: Embedder, progress: Progress | None) -> Callable[[li
     return encode
 
 
+def _stand_ins(corpus: Corpus, written: Sequence[WrittenQuestion]) -> list[WrittenQuestion]:
+    """For laws without any written question (a 村规民约): each article's text, asked as a question.
+
+    Without them the question bank knows nothing of such a law, and its articles lose to statute
+    articles that have close written questions even when they answer the question best.
+    """
+    covered = {q.article_key.rsplit(":", 1)[0] for q in written}
+    return [WrittenQuestion("".join(a.paragraphs), a.key) for a in corpus.articles if a.law not in covered]
+
+
 def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Progress | None = None,
                 query_pool: Sequence[str] | None = None,
                 questions: Sequence[WrittenQuestion] | None = None) -> Manifest:  # fmt: skip
@@ -154,7 +164,8 @@ def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Pro
     pool_vectors = embedder.encode_queries(pool, reference=True)
     penalties = hub_penalties(vectors, pool_vectors)
     written = list(load_written_questions() if questions is None else questions)
-    bank = QuestionBank.build([q._replace(question=expand_question(q.question)) for q in written],
+    asked = written + _stand_ins(corpus, written)
+    bank = QuestionBank.build([q._replace(question=expand_question(q.question)) for q in asked],
                               _bank_encoder(embedder, progress), {a.key for a in corpus.articles},
                               reuse=_previous_bank(out_dir, embedder.model_id))  # fmt: skip
     manifest = Manifest(

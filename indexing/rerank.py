@@ -52,7 +52,7 @@ class Signals:
     bm25: float
     bm25_rank: int | None  # 0-based; None when the retriever did not return it
     dense_rank: int | None
-    bank_share: float
+    bank_share: float | None  # None: the retriever has no question bank (its features are missing)
     bank_cosine: float | None  # None: no written question for this article
     bank_rank: int | None
     coverage: float
@@ -70,12 +70,13 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
     best_bm25 = max(max(c.bm25 for c in candidates), 1e-9)
     bank = [c.bank_cosine for c in candidates if c.bank_cosine is not None]
     best_bank, worst_bank = (max(bank), min(bank)) if bank else (0.0, 0.0)
+    no_bank = [math.nan] * 3
     return np.array([
         [
             c.fused, math.log(position + 1), c.dense, c.dense - best_dense, c.margin, c.margin - best_margin,
             c.bm25 / best_bm25, _log_rank(c.bm25_rank), _log_rank(c.dense_rank),
-            c.bank_share, (worst_bank if c.bank_cosine is None else c.bank_cosine) - best_bank,
-            _log_rank(c.bank_rank),
+            *([c.bank_share, (worst_bank if c.bank_cosine is None else c.bank_cosine) - best_bank,
+               _log_rank(c.bank_rank)] if c.bank_share is not None else no_bank),
             c.coverage, c.raw_coverage, c.title_overlap, math.log(c.length + 1),
         ]
         for position, c in enumerate(candidates)
@@ -103,7 +104,10 @@ class WeightsFileError(ValueError):
 
 @dataclass(frozen=True)
 class LinearReranker:
-    """Logistic regression on standardised features: scores are the probability an article is relevant."""
+    """Logistic regression on standardised features: scores are the probability an article is relevant.
+
+    A missing feature (NaN: the bank's, for a retriever without a question bank) counts as its mean.
+    """
 
     mean: np.ndarray
     scale: np.ndarray
@@ -111,8 +115,8 @@ class LinearReranker:
     bias: float
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        logits = ((features - self.mean) / self.scale) @ self.weights + self.bias
-        return 1.0 / (1.0 + np.exp(-logits))
+        standardised = np.nan_to_num((features - self.mean) / self.scale, nan=0.0)
+        return 1.0 / (1.0 + np.exp(-(standardised @ self.weights + self.bias)))
 
     @classmethod
     def load(cls, path: Path = DEFAULT_WEIGHTS) -> LinearReranker:

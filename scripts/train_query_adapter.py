@@ -182,6 +182,8 @@ def main() -> None:
     provenance = {
         "base_model": embedder.document_model_id,
         "pairs_file": f"indexing/data/{PAIRS.name}",
+        # Questions appended later reach the question bank at the next build; the adapter, when retrained.
+        "pairs_lines": len(PAIRS.read_bytes().splitlines()),
         "pairs_sha256": hashlib.sha256(PAIRS.read_bytes()).hexdigest(),
         "pairs": len(pairs),
         "settings": {"rank": RANK, "alpha": ALPHA, "dropout": DROPOUT, "lr": LR, "epochs": EPOCHS,

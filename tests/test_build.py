@@ -23,9 +23,16 @@ from indexing.query import expand_question
 from indexing.question_bank import QuestionBank, WrittenQuestion
 from knowledge.chunking import chunk_articles
 from knowledge.corpus import Corpus
+from knowledge.local_docs import read_local_doc
 
 POOL = ("邻居借钱不还", "老人没人养", "调解协议算数吗")
 MEDIATION = "中华人民共和国人民调解法"
+RULES_LAW = "东山村村规民约"
+RULES = f"""{RULES_LAW}
+第一条 村民应当遵守法律法规，爱护公共财产。
+第二条 村民饲养的家禽家畜应当圈养，不得放养损害他人庄稼。
+第三条 红白喜事提倡节俭，彩礼不超过三万元。
+"""
 WRITTEN = (
     WrittenQuestion("村里调解要交钱不", f"{MEDIATION}:4"),
     WrittenQuestion("村里的调解委员会是个啥组织", f"{MEDIATION}:7"),
@@ -59,9 +66,13 @@ class CountingEmbedder:
         return self.inner.encode_query(text)
 
 
+def small_corpus_of(corpus: Corpus) -> Corpus:
+    return corpus.subset(lambda a: a.short_law == "人民调解法" and a.number <= 12)
+
+
 @pytest.fixture(scope="module")
 def small_corpus(mini_corpus: Corpus) -> Corpus:
-    return mini_corpus.subset(lambda a: a.short_law == "人民调解法" and a.number <= 12)
+    return small_corpus_of(mini_corpus)
 
 
 def _edited(corpus: Corpus, number: int) -> Corpus:
@@ -197,3 +208,19 @@ def test_an_index_built_from_other_written_questions_is_refused(tmp_path: Path, 
     build_index(small_corpus, embedder, out, query_pool=POOL, questions=WRITTEN[:1])
     with pytest.raises(IndexMismatchError, match="written questions.*pufa build"):
         load_retriever(out, small_corpus, embedder, questions=WRITTEN)
+
+
+def test_a_law_without_written_questions_is_in_the_bank_through_its_articles_texts(
+    tmp_path: Path, mini_corpus: Corpus, embedder: Embedder
+) -> None:
+    """A 村规民约 has no written questions: its articles stand in for them, so the bank knows the law."""
+    (tmp_path / "rules.txt").write_text(RULES, encoding="utf-8")
+    rules = read_local_doc(tmp_path / "rules.txt")
+    corpus = Corpus((*small_corpus_of(mini_corpus).articles, *rules), mini_corpus.source_sha256)
+    build_index(corpus, embedder, tmp_path / "index", query_pool=POOL, questions=WRITTEN)
+    bank = QuestionBank.load(tmp_path / "index")
+    assert bank.keys == (WRITTEN[0].article_key, WRITTEN[1].article_key, *(a.key for a in rules))
+    assert bank.texts[2:] == tuple(expand_question("".join(a.paragraphs)) for a in rules)
+    retriever = load_retriever(tmp_path / "index", corpus, embedder, questions=WRITTEN)
+    hits = retriever.search("村里对红白喜事的彩礼有没有规定", k=3)
+    assert f"{RULES_LAW}:3" in [h.article.key for h in hits]

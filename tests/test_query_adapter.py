@@ -75,9 +75,11 @@ def test_a_directory_without_the_adapter_files_is_refused(embedder: Embedder, tm
 
 
 def test_the_shipped_adapter_was_trained_on_the_shipped_pairs_and_the_tuning_split_only() -> None:
+    """On the file's first `pairs_lines` lines: questions appended since are in the question bank only."""
     provenance = json.loads((default_adapter_dir() / "training.json").read_text(encoding="utf-8"))
-    assert provenance["pairs_sha256"] == hashlib.sha256(PAIRS.read_bytes()).hexdigest()
-    assert provenance["pairs"] == len(_pairs())
+    trained_on = PAIRS.read_bytes().splitlines(keepends=True)[: provenance["pairs_lines"]]
+    assert provenance["pairs_sha256"] == hashlib.sha256(b"".join(trained_on)).hexdigest()
+    assert provenance["pairs"] == provenance["pairs_lines"] <= len(_pairs())
     assert provenance["chosen_on"] == "split=tune"
     assert "heldout" not in json.dumps(provenance)
 

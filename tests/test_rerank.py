@@ -62,6 +62,17 @@ def test_bank_features_compare_with_the_closest_written_question_of_any_candidat
     assert np.all(np.isfinite(feature_matrix([_signals(bank_cosine=None)])))
 
 
+def test_without_a_question_bank_its_features_count_as_their_mean() -> None:
+    reranker = LinearReranker(np.full(len(FEATURES), 0.5), np.full(len(FEATURES), 2.0),
+                              np.linspace(-1, 1, len(FEATURES)), 0.1)  # fmt: skip
+    blind = feature_matrix([_signals(bank_share=None), _signals(bank_share=None, dense=0.6)])
+    bank_columns = [FEATURES.index(name) for name in ("bank_share", "bank_gap", "bank_rank")]
+    assert np.isnan(blind[:, bank_columns]).all()
+    at_mean = blind.copy()
+    at_mean[:, bank_columns] = 0.5
+    np.testing.assert_allclose(reranker.scores(blind), reranker.scores(at_mean))
+
+
 def test_no_bm25_score_anywhere_does_not_divide_by_zero() -> None:
     matrix = feature_matrix([_signals(bm25=0.0), _signals(bm25=0.0)])
     assert np.all(np.isfinite(matrix))
