@@ -45,7 +45,7 @@ DIRECT_SCORE = 1.0  # above any RRF score (at most 2/61): a cited article always
 class Hit:
     article: Article
     # Higher ranks first; comparable only within one question. Hybrid search: the re-ranker's
-    # probability (0 beyond its depth) or DIRECT_SCORE; bm25 / dense mode: that retriever's score.
+    # probability (0 beyond its depth) or DIRECT_SCORE; bm25 / dense / bank mode: that retriever's score.
     score: float
     retrievers: tuple[str, ...]  # which retrievers found it: "direct", "bm25", "dense", "bank"
     chunk_id: str  # the article's best-matching chunk (a part or a sentence)
@@ -170,10 +170,11 @@ class Retriever:
         article, terms = self._articles[key], self._terms_of[key]
         bank_match = seen.bank.matches.get(key)
         bank_cosine = bank_match.cosine if bank_match else self._bank_cosine(seen.bank, key)
+        bank_share = bank_match.share if bank_match else 0.0
         return Signals(
             fused=fused, dense=cosine, margin=margin, bm25=seen.bm25[key][0] if key in seen.bm25 else 0.0,
             bm25_rank=ranks["bm25"].get(key), dense_rank=ranks["dense"].get(key),
-            bank_share=None if self.bank is None else bank_match.share if bank_match else 0.0,
+            bank_share=None if self.bank is None else bank_share,
             bank_cosine=bank_cosine, bank_rank=ranks["bank"].get(key),
             coverage=overlap(words.expanded, terms), raw_coverage=overlap(words.typed, terms),
             title_overlap=overlap(words.expanded, self._title_words[article.path]),
