@@ -6,7 +6,8 @@ trouble than to the statute's legal wording. The team wrote such questions for t
 their question vectors, and a new question ranks articles by how much of its nearest written
 questions' weight falls on each (a softmax over the nearest neighbours, summed per article).
 Measured with `pufa eval` (tune split): this ranking alone beats dense search over the articles
-themselves, and the re-ranker combines both.
+themselves, and the re-ranker combines both. A law without any written question (a 村规民约) is
+represented by its articles' own texts (`indexing.build`).
 """
 
 from __future__ import annotations
