@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from threadpoolctl import threadpool_limits
 
 from bot import console, health, retention, simulator, webhook
 from bot.consult import Consultant, describe_error
@@ -92,6 +93,9 @@ def _exempt_from_full_collections() -> None:
 def _lifespan(settings: Settings, retriever: Retriever | None, single_process: bool) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One question's matrix products are too small to share between threads, and every core is
+        # busy with other requests: threaded BLAS only spun (1.7 → 0.8 cores per 100 requests/s).
+        threadpool_limits(limits=1, user_api="blas")
         loaded = retriever if retriever is not None else await run_in_threadpool(_load_retriever, settings)
         engine = make_engine(settings.sqlalchemy_url)
         sessions = make_session_factory(engine)

@@ -4,10 +4,11 @@ The fused retrieval score is only comparable within one question, so it cannot s
 Nor can the raw e5 cosine (0.8–0.9 for legal and off-topic questions alike). The hubness-corrected
 margin can (Hit.dense_margin = cosine minus the chunk's typical cosine to villager questions).
 Measured on the dev set's tuning split and 25 off-topic messages (天气, 充话费, 红烧肉 …) by
-scripts/measure_confidence.py: at the composer's threshold (a margin of -0.0055), 96% of legal
-questions are answered but only 60% of off-topic ones get the honest "nothing found" reply, since the
+scripts/measure_confidence.py: at the composer's threshold (a margin of -0.0055), 98% of legal
+questions are answered but only 68% of off-topic ones get the honest "nothing found" reply, since the
 question adapter pulls everyday messages toward articles on the same subject; with the on-topic model
-(`indexing.on_topic`, `bot.answer.MIN_LEGAL`) as well, 95% and 100%. An article the villager cited
+(`indexing.on_topic`, `bot.answer.MIN_LEGAL`) as well, 97% and 100% (questions through the token table
+of `indexing.static_encoder`; 95% and 100% through the transformer). An article the villager cited
 directly is certain.
 """
 

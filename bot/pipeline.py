@@ -11,6 +11,7 @@ from bot.settings import Settings
 from indexing.build import IndexMismatchError, IndexMissingError, Manifest, build_index, load_retriever
 from indexing.embedder import Embedder
 from indexing.query_adapter import default_adapter_dir
+from indexing.static_encoder import default_table_dir
 from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus, load_corpus
 
@@ -27,7 +28,7 @@ def open_embedder(settings: Settings) -> Embedder:
     adapter = default_adapter_dir() if settings.query_adapter and settings.embedding_model is None else None
     return Embedder.load(
         settings.embedding_model, settings.model_cache_dir, query_backend=settings.query_encoder,
-        query_adapter=adapter, threads=settings.encoder_threads,
+        query_adapter=adapter, static_table=default_table_dir(), threads=settings.encoder_threads,
     )
 
 

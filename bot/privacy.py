@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import re
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -26,6 +27,7 @@ class PrivacyError(ValueError):
     """A secret is missing or a stored ciphertext cannot be read with the current secret."""
 
 
+@lru_cache(maxsize=8)  # every message derives the same few sub-keys several times; HKDF once each
 def _subkey(secret_key: str, label: bytes) -> bytes:
     if not secret_key:
         raise PrivacyError("secret_key is empty: set PUFA_SECRET_KEY before storing any record.")

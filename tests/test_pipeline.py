@@ -11,7 +11,8 @@ from bot.settings import Settings
 
 
 @pytest.mark.parametrize(
-    ("setting", "backend"), [("auto", "onnx"), ("sentence-transformers", "sentence-transformers")]
+    ("setting", "backend"),
+    [("auto", "static"), ("onnx", "onnx"), ("sentence-transformers", "sentence-transformers")],
 )
 def test_the_query_encoder_setting_chooses_the_backend(
     setting: str, backend: str, model_cache_dir: Path, tmp_path: Path
@@ -32,7 +33,8 @@ def test_encoder_threads_set_how_many_questions_are_encoded_at_once(
     model_cache_dir: Path, tmp_path: Path
 ) -> None:
     (tmp_path / "models").symlink_to(model_cache_dir)
-    settings = Settings(_env_file=None, data_dir=tmp_path, encoder_threads=3)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=tmp_path, encoder_threads=3,
+                        query_encoder="onnx")  # type: ignore[call-arg]  # the token table needs no threads
     assert open_embedder(settings).query_workers == 3
     with pytest.raises(ValueError, match="encoder_threads"):
         Settings(_env_file=None, encoder_threads=0)  # type: ignore[call-arg]
