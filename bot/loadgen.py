@@ -2,8 +2,10 @@
 
 Plays WeChat on loopback: every message has its own MsgId and sender, questions cycle through a list,
 and a message whose connection fails is sent again with the same MsgId (as WeChat retries), up to
-`retries` times. Each client keeps one HTTP/1.1 connection open. The run is bounded by time; only the
-given URL is ever contacted.
+`retries` times. Each message comes on a new connection, as nginx forwards WeChat's pushes to the server
+(docs/deploy.md), unless `keep_alive`: then each client keeps one HTTP/1.1 connection open, and with
+several workers most connections may land on one of them (a worker's accept takes every connection
+waiting). The run is bounded by time; only the given URL is ever contacted.
 """
 
 from __future__ import annotations
@@ -159,17 +161,21 @@ class _Target:
 
 
 class _Connection:
-    """One keep-alive HTTP/1.1 connection, reopened after a failure or a close by the server.
+    """One HTTP/1.1 connection, reopened after a failure, a close by the server, or every request unless
+    `keep_alive`.
 
     A few lines of asyncio streams instead of httpx: the load generator shares the machine's CPUs with
     the server it measures, and httpx spent ~7 ms of CPU per request (20 clients), as much as the server's
     whole web path; this spends a fraction of that, which the server gets instead.
     """
 
-    def __init__(self, target: _Target, timeout_s: float) -> None:
+    def __init__(self, target: _Target, timeout_s: float, *, keep_alive: bool) -> None:
         self._target = target
         self._timeout_s = timeout_s
         self._head = f"Host: {target.authority}\r\nUser-Agent: pufa-loadgen\r\nAccept: */*\r\n"
+        if not keep_alive:
+            self._head += "Connection: close\r\n"
+        self._keep_alive = keep_alive
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def post(self, query: str, body: bytes) -> tuple[int, bytes]:
@@ -181,7 +187,7 @@ class _Connection:
         except LoadError:
             self.close()
             raise
-        if not keep:
+        if not (keep and self._keep_alive):
             self.close()
         return status, payload
 
@@ -255,8 +261,8 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
 
 
 async def _client(target: _Target, token: str, messages: _Messages, deadline: float, retries: int,
-                  report: LoadReport, timeout_s: float) -> None:  # fmt: skip
-    connection = _Connection(target, timeout_s)
+                  report: LoadReport, timeout_s: float, keep_alive: bool) -> None:  # fmt: skip
+    connection = _Connection(target, timeout_s, keep_alive=keep_alive)
     try:
         while time.monotonic() < deadline:
             openid, msg_id, question = next(messages)
@@ -279,9 +285,9 @@ async def _client(target: _Target, token: str, messages: _Messages, deadline: fl
 
 
 async def run_load(url: str, token: str, questions: Sequence[str], *, duration_s: float, concurrency: int,
-                   retries: int = 0, timeout_s: float = 10.0) -> LoadReport:  # fmt: skip
-    """`concurrency` clients, each on its own keep-alive connection, sending messages back to back for
-    `duration_s` seconds."""
+                   retries: int = 0, timeout_s: float = 10.0,
+                   keep_alive: bool = False) -> LoadReport:  # fmt: skip
+    """`concurrency` clients sending messages back to back for `duration_s` seconds."""
     check_loopback(url)
     if not questions:
         raise ValueError("no questions to send: give a non-empty question list")
@@ -291,7 +297,8 @@ async def run_load(url: str, token: str, questions: Sequence[str], *, duration_s
     began = time.monotonic()
     deadline = began + duration_s
     await asyncio.gather(
-        *(_client(target, token, messages, deadline, retries, report, timeout_s) for _ in range(concurrency))
+        *(_client(target, token, messages, deadline, retries, report, timeout_s, keep_alive)
+          for _ in range(concurrency))
     )
     report.elapsed_s = time.monotonic() - began
     return report

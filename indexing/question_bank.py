@@ -83,6 +83,9 @@ class QuestionBank:
         for row, key in enumerate(self.keys):
             grouped.setdefault(key, []).append(row)
         self._rows_of = {key: np.asarray(rows) for key, rows in grouped.items()}
+        self._names = tuple(grouped)  # the distinct keys, numbered for `matches`' vectorised sums
+        number = {key: n for n, key in enumerate(self._names)}
+        self._key_numbers = np.array([number[key] for key in self.keys], dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -120,14 +123,15 @@ class QuestionBank:
         nearest = nearest[np.argsort(-cosines[nearest], kind="stable")]
         weights = np.exp((cosines[nearest] - cosines[nearest[0]]) / TEMPERATURE)
         weights /= weights.sum()
-        shares: dict[str, float] = {}
-        best_row: dict[str, int] = {}
-        for row, weight in zip(nearest.tolist(), weights.tolist(), strict=True):
-            key = self.keys[row]
-            shares[key] = shares.get(key, 0.0) + weight
-            best_row.setdefault(key, row)
-        ranked = sorted(shares, key=shares.__getitem__, reverse=True)[:limit]
-        return {key: BankMatch(shares[key], float(cosines[best_row[key]]), best_row[key]) for key in ranked}
+        # Each article's summed weight; its first (closest) row; best share first, ties by closeness.
+        found, first, inverse = np.unique(self._key_numbers[nearest], return_index=True, return_inverse=True)
+        shares = np.bincount(inverse, weights=weights, minlength=len(found))
+        ranked = np.lexsort((first, -shares))[:limit]
+        return {
+            self._names[found[i]]: BankMatch(float(shares[i]), float(cosines[nearest[first[i]]]),
+                                             int(nearest[first[i]]))
+            for i in ranked.tolist()
+        }  # fmt: skip
 
     def best_cosine(self, cosines: np.ndarray, key: str) -> float | None:
         """The cosine of the article's closest written question; None when it has none."""

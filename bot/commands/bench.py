@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     w.add_argument("--database-url", default=None, help="the server's database (default: PUFA_DATABASE_URL)")
     w.add_argument("--token", default=None, help="the server's WeChat token (default: PUFA_WECHAT_TOKEN)")
+    w.add_argument("--keep-alive", action="store_true",
+                   help="one open connection per client instead of one per message (as behind nginx)")
     w.add_argument("--json", action="store_true")
     w.set_defaults(handler=cmd_bench_webhook)
 
@@ -49,7 +51,8 @@ def cmd_bench_webhook(args: argparse.Namespace, settings: Settings) -> int:
     settings = with_development_defaults(settings)
     token = args.token or settings.wechat_token
     questions = [q.query for q in load_questions(args.questions)]
-    report = drive(args.url, token, questions, duration_s=args.duration, concurrency=args.concurrency)
+    report = drive(args.url, token, questions, duration_s=args.duration, concurrency=args.concurrency,
+                   keep_alive=args.keep_alive)
     figures = report.figures()
     figures["records"] = count_records(args.database_url or settings.sqlalchemy_url, report.answered)
     if args.json:
