@@ -9,8 +9,8 @@ teacher's vector of the whole text, and pairs of texts keep the teacher's cosine
 question bank compares questions with questions). Prints the cosine to the teacher on texts kept out of
 training after each epoch.
 
-Run from the repository root, with the index built (`pufa build`), after training the query adapter
-(about 12 min on 2 cores, most of it the teacher encoding the texts and tokens):
+Run from the repository root after training the query adapter (about 8 min on 2 cores, most of it the
+teacher encoding the texts and tokens):
     .venv/bin/python scripts/train_static_encoder.py [--data-dir data] [--out indexing/data/query_static]
 Then rebuild the index (the bank is re-encoded) and refit scripts/train_reranker.py and train_on_topic.py.
 """
