@@ -29,9 +29,16 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500  # longer messages are pasted documents; their start carries the question
 RETRIEVAL_K = 10
-# Questions searched at once. Their encodings share batches (indexing.query_batcher), so this must be
-# at least the encoder's batch size for a burst to fill them.
-RETRIEVAL_THREADS = 16
+# Questions searched at once. With the ONNX encoder their encodings share batches (indexing.query_batcher),
+# so the pool must be at least the batch size for a burst to fill them. The token table encodes a question
+# in 0.2 ms; then threads beyond the cores only take turns at the GIL and stretch every search.
+BATCHED_RETRIEVAL_THREADS = 16
+RETRIEVAL_THREADS = 2
+
+
+def retrieval_threads(retriever: Retriever) -> int:
+    """The pool size that suits the retriever's question encoder."""
+    return BATCHED_RETRIEVAL_THREADS if retriever.embedder.query_backend == "onnx" else RETRIEVAL_THREADS
 
 
 def clean_question(text: str) -> str:
@@ -73,13 +80,14 @@ class Consultant:
         retriever: Retriever,
         township: Township,
         *,
-        workers: int = RETRIEVAL_THREADS,
+        workers: int | None = None,
         matcher: CuratedMatcher | None = None,
     ) -> None:
         self.retriever = retriever
         self.township = township
         self.matcher = matcher
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pufa-retrieval")
+        threads = workers if workers is not None else retrieval_threads(retriever)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pufa-retrieval")
 
     def ask(self, question: str, *, deadline: float) -> Outcome:
         """The composed answer, or the fallback when retrieval fails or would miss `deadline` (monotonic)."""
