@@ -120,7 +120,7 @@ class Retriever:
         if not question:
             return []
         expanded = expand_question(question)
-        words = tokenize(expanded)
+        typed_words, words = _question_words(question, expanded)
         bm25 = self._by_article(self.keywords.scores(expanded, words)) if mode in ("hybrid", "bm25") else {}
         query = None
         if mode != "bm25":
@@ -140,7 +140,7 @@ class Retriever:
         top = {name: set(ranking[: self.candidates]) for name, ranking in rankings.items()}
         seen = _Seen(query=query, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited)
         if mode == "hybrid" and self.reranker is not None:
-            order = self._reranked(order, seen, rankings, frozenset(words), frozenset(tokenize(question)))
+            order = self._reranked(order, seen, rankings, frozenset(words), frozenset(typed_words))
         return [self._hit(key, score, seen) for key, score in order[:k]]
 
     def _reranked(self, order: list[tuple[str, float]], seen: _Seen, rankings: dict[str, list[str]],
@@ -271,6 +271,17 @@ class _Words:
 
     expanded: frozenset[str]
     typed: frozenset[str]
+
+
+def _question_words(question: str, expanded: str) -> tuple[list[str], list[str]]:
+    """The words of the question as typed and of its expansion, with one jieba pass over the question
+    in the usual case (no filler cleaned away): the expansion is then the question, a space and the
+    added terms, and jieba cuts either side of a space apart."""
+    typed = tokenize(question)
+    if not expanded.startswith(question):
+        return typed, tokenize(expanded)
+    added = expanded[len(question) :]
+    return typed, typed + tokenize(added) if added else typed
 
 
 def _ranked(scores: ArticleScores) -> list[str]:
