@@ -31,9 +31,11 @@ MAX_QUESTION_CHARS = 500  # longer messages are pasted documents; their start ca
 RETRIEVAL_K = 10
 # Questions searched at once. With the ONNX encoder their encodings share batches (indexing.query_batcher),
 # so the pool must be at least the batch size for a burst to fill them. The token table encodes a question
-# in 0.2 ms; then threads beyond the cores only take turns at the GIL and stretch every search.
+# in 0.2 ms; then many threads only take turns at the GIL and stretch every search (16 threads: 58
+# requests/s, 4: 74, 2: 70 on 2 cores). A few more than the cores keep the pool answering when a search
+# is stuck.
 BATCHED_RETRIEVAL_THREADS = 16
-RETRIEVAL_THREADS = 2
+RETRIEVAL_THREADS = 4
 
 
 def retrieval_threads(retriever: Retriever) -> int:

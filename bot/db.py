@@ -63,6 +63,14 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def engine_of(sessions: sessionmaker[Session]) -> Engine:
+    """The engine the sessions are bound to, for work that needs no session (single Core statements)."""
+    bind = sessions.kw.get("bind")
+    if not isinstance(bind, Engine):
+        raise TypeError("need a session factory bound to an Engine")
+    return bind
+
+
 @contextmanager
 def one_off_session(url: str | URL) -> Iterator[Session]:
     """A session on its own engine, disposed afterwards: for CLI commands that run once and exit."""

@@ -70,7 +70,7 @@ class Base(DeclarativeBase):
 
 def own_values(row: Base) -> dict[str, Any]:
     """A row's column values without its ids (primary and foreign keys), which the database gives:
-    what a copy of the row, or its spool entry, is made from."""
+    what its spool entry is made from."""
     return {
         column.key: getattr(row, column.key)
         for column in row.__table__.columns

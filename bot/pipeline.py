@@ -11,8 +11,8 @@ from bot.settings import Settings
 from indexing.build import IndexMismatchError, IndexMissingError, Manifest, build_index, load_retriever
 from indexing.embedder import Embedder
 from indexing.query_adapter import default_adapter_dir
-from indexing.static_encoder import default_table_dir
 from indexing.retrieval import Retriever
+from indexing.static_encoder import default_table_dir
 from knowledge.corpus import Corpus, load_corpus
 
 Progress = Callable[[int, int], None]
@@ -37,7 +37,9 @@ def build(settings: Settings, progress: Progress | None = None) -> Manifest:
     return build_index(open_corpus(settings), open_embedder(settings), settings.index_dir, progress=progress)
 
 
-def open_retriever(settings: Settings, *, build_if_needed: bool = False, progress: Progress | None = None) -> Retriever:
+def open_retriever(
+    settings: Settings, *, build_if_needed: bool = False, progress: Progress | None = None
+) -> Retriever:
     """Load the configured index. With build_if_needed, a missing or outdated index is (re)built
     first — incrementally, so a changed 村规民约 file re-embeds only its own chunks."""
     corpus = open_corpus(settings)

@@ -12,7 +12,7 @@ import base64
 import logging
 import uuid
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -21,19 +21,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import records
 from bot.consult import describe_error
+from bot.db import engine_of
 from bot.followups import FOLLOWUP_WINDOW_H
 from bot.group_commit import GroupCommitter
-from bot.models import Base, Consultation, ConsultationHit, Event, own_values
+from bot.models import Event, own_values
+from bot.records import ConsultationRow, Values
 from bot.spool import Entry, Spool, SpoolBlocked
 
 log = logging.getLogger(__name__)
-M = TypeVar("M", bound=Base)
 
 
-def encode_row(row: Base) -> dict[str, Any]:
-    """A model's column values as JSON values (datetimes ISO 8601, bytes base64); ids left out."""
+def encode_values(values: Values) -> dict[str, Any]:
+    """Column values as JSON values (datetimes ISO 8601, bytes base64)."""
     out: dict[str, Any] = {}
-    for key, value in own_values(row).items():
+    for key, value in values.items():
         if value is None:  # left out so that column defaults apply on replay
             continue
         if isinstance(value, datetime):
@@ -44,7 +45,7 @@ def encode_row(row: Base) -> dict[str, Any]:
     return out
 
 
-def decode_row(model: type[M], data: dict[str, Any]) -> M:
+def decode_values(data: dict[str, Any]) -> Values:
     values = {}
     for key, value in data.items():
         if isinstance(value, dict) and "t" in value:
@@ -52,20 +53,17 @@ def decode_row(model: type[M], data: dict[str, Any]) -> M:
         elif isinstance(value, dict) and "b" in value:
             value = base64.b64decode(value["b"])
         values[key] = value
-    return model(**values)
+    return values
 
 
-def _consultation_entry(kind: str, row: Consultation, **extra: Any) -> Entry:
-    if row.spool_id is None:
-        row.spool_id = str(uuid.uuid4())  # what makes a record without MsgId replay-safe
-    hits = [encode_row(hit) for hit in row.hits]
-    return {"kind": kind, "row": encode_row(row), "hits": hits, **extra}
+def _consultation_entry(kind: str, row: ConsultationRow, **extra: Any) -> Entry:
+    values = {**row.values, "spool_id": str(uuid.uuid4())}  # what makes a record without MsgId replay-safe
+    hits = [encode_values(hit) for hit in row.hits]
+    return {"kind": kind, "row": encode_values(values), "hits": hits, **extra}
 
 
-def _consultation_from(entry: Entry) -> Consultation:
-    row = decode_row(Consultation, entry["row"])
-    row.hits = [decode_row(ConsultationHit, hit) for hit in entry["hits"]]
-    return row
+def _consultation_from(entry: Entry) -> ConsultationRow:
+    return ConsultationRow(decode_values(entry["row"]), tuple(decode_values(hit) for hit in entry["hits"]))
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -85,9 +83,9 @@ class Recorder:
     def __init__(self, sessions: sessionmaker[Session], spool: Spool) -> None:
         self._sessions = sessions
         self.spool = spool
-        self._writer = GroupCommitter(sessions)
+        self._writer = GroupCommitter(engine_of(sessions))
 
-    def consultation(self, row: Consultation) -> str | None:
+    def consultation(self, row: ConsultationRow) -> str | None:
         """Store the row; the stored record's reply (another worker's, for a retry), or None if spooled."""
         try:
             return self._writer.store(row).reply
@@ -95,7 +93,7 @@ class Recorder:
             self._spool(exc, _consultation_entry("consultation", row))
             return None
 
-    def person_request(self, row: Consultation, *, within_hours: int = FOLLOWUP_WINDOW_H) -> None:
+    def person_request(self, row: ConsultationRow, *, within_hours: int = FOLLOWUP_WINDOW_H) -> None:
         try:
             with self._sessions() as session:
                 records.apply_person_request(session, row, within_hours=within_hours)
@@ -107,7 +105,7 @@ class Recorder:
             with self._sessions() as session:
                 records.store_event(session, row)
         except SQLAlchemyError as exc:
-            self._spool(exc, {"kind": "event", "row": encode_row(row)})
+            self._spool(exc, {"kind": "event", "row": encode_values(own_values(row))})
 
     def _spool(self, exc: SQLAlchemyError, entry: Entry) -> None:
         log.error("database step failed (reply still sent): %s; record spooled", describe_error(exc))
@@ -140,7 +138,7 @@ class Recorder:
                     records.apply_person_request(session, _consultation_from(entry),
                                                  within_hours=int(entry["within_hours"]))  # fmt: skip
                 elif kind == "event":
-                    records.store_event(session, decode_row(Event, entry["row"]))
+                    records.store_event(session, Event(**decode_values(entry["row"])))
                 else:
                     raise ValueError(f"unknown spool entry kind {kind!r}")
         except SQLAlchemyError as exc:

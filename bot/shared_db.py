@@ -13,7 +13,6 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     CursorResult,
-    Engine,
     Float,
     Integer,
     String,
@@ -27,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from bot.db import engine_of
 from bot.models import Base
 from bot.shared_state import OWNED, PENDING, RATE_WINDOW_S, TURN_KEEP_S, Claim, Clock, sliding_count
 
@@ -65,13 +65,6 @@ class WeChatToken(Base):
 
 def _rowcount(result: Any) -> int:
     return cast("CursorResult[Any]", result).rowcount
-
-
-def _engine_of(sessions: sessionmaker[Session]) -> Engine:
-    bind = sessions.kw.get("bind")
-    if not isinstance(bind, Engine):
-        raise TypeError("DatabaseState needs a session factory bound to an Engine")
-    return bind
 
 
 class _Statements:
@@ -134,7 +127,7 @@ class DatabaseState:
     def __init__(self, sessions: sessionmaker[Session], *, clock: Clock = time.time) -> None:
         self._sessions = sessions
         self._clock = clock
-        engine = _engine_of(sessions)
+        engine = engine_of(sessions)
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sql = _Statements(engine.dialect.name)
 

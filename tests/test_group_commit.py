@@ -5,38 +5,44 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import records
+from bot.db import engine_of
 from bot.group_commit import GroupCommitter
 from bot.models import Consultation, ConsultationHit
+from bot.records import ConsultationRow, Stored
 from tests.fixtures.web import TEST_SECRET_KEY, MakeConsultation
 
 TOWNSHIP = "青山镇"
 
 
-class HeldFirstSession:
-    """A session factory whose first session waits until released, so the test controls what queues up."""
+class HeldFirstBegin:
+    """An engine whose first transaction waits until released, so the test controls what queues up."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self.calls = 0
         self.first_opened = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self) -> Session:
+    def begin(self) -> AbstractContextManager[Connection]:
         self.calls += 1
         if self.calls == 1:
             self.first_opened.set()
             self.release.wait(timeout=10)
-        return self._sessions()
+        return self._engine.begin()
+
+    def connect(self) -> Connection:
+        return self._engine.connect()
 
 
-def _rows(make_consultation: MakeConsultation, count: int) -> list[Consultation]:
+def _rows(make_consultation: MakeConsultation, count: int) -> list[ConsultationRow]:
     return [
         records.build_consultation(make_consultation(msg_id=str(24_500_000 + n), reply_text=f"答复{n}"),
                                    secret_key=TEST_SECRET_KEY, township=TOWNSHIP)
@@ -50,8 +56,8 @@ def _count(sessions: sessionmaker[Session], model: type) -> int:
 
 
 def _store_while_held(
-    committer: GroupCommitter, held: HeldFirstSession, rows: list[Consultation]
-) -> Callable[[], list[Consultation]]:
+    committer: GroupCommitter, held: HeldFirstBegin, rows: list[ConsultationRow]
+) -> Callable[[], list[Stored]]:
     """Stores rows[0] (held), then the rest while it is held; returns a waiter for every stored row."""
     pool = ThreadPoolExecutor(max_workers=len(rows))
     first = pool.submit(committer.store, rows[0])
@@ -63,7 +69,7 @@ def _store_while_held(
         threading.Event().wait(0.01)
     held.release.set()
 
-    def results() -> list[Consultation]:
+    def results() -> list[Stored]:
         try:
             return [first.result(10), *(f.result(10) for f in rest)]
         finally:
@@ -75,7 +81,7 @@ def _store_while_held(
 def test_turns_finishing_together_share_one_commit_and_each_row_is_stored_once(
     db_session_factory: sessionmaker[Session], make_consultation: MakeConsultation
 ) -> None:
-    held = HeldFirstSession(db_session_factory)
+    held = HeldFirstBegin(engine_of(db_session_factory))
     committer = GroupCommitter(held, max_group=8)  # type: ignore[arg-type]
     rows = _rows(make_consultation, 12)
     stored = _store_while_held(committer, held, rows)()
@@ -91,9 +97,9 @@ def test_a_retry_already_stored_gives_the_stored_row_and_the_rest_of_its_group_i
     earlier = _rows(make_consultation, 1)[0]
     with db_session_factory() as session:
         records.store_consultation(session, earlier)
-    retry = records.build_consultation(make_consultation(msg_id=earlier.msg_id, reply_text="重试的答复"),
-                                       secret_key=TEST_SECRET_KEY, township=TOWNSHIP)  # fmt: skip
-    held = HeldFirstSession(db_session_factory)
+    again = make_consultation(msg_id=earlier.values["msg_id"], reply_text="重试的答复")
+    retry = records.build_consultation(again, secret_key=TEST_SECRET_KEY, township=TOWNSHIP)
+    held = HeldFirstBegin(engine_of(db_session_factory))
     committer = GroupCommitter(held)  # type: ignore[arg-type]
     others = _rows(make_consultation, 4)[1:]
     stored = _store_while_held(committer, held, [others[0], retry, *others[1:]])()
@@ -105,7 +111,7 @@ def test_a_database_error_reaches_every_caller_of_the_group(
     unreachable: sessionmaker[Session],
     make_consultation: MakeConsultation,
 ) -> None:
-    committer = GroupCommitter(unreachable)
+    committer = GroupCommitter(engine_of(unreachable))
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [pool.submit(committer.store, row) for row in _rows(make_consultation, 3)]
         for future in futures:

@@ -18,7 +18,7 @@ from tests.fixtures.web import TEST_OPENID, TEST_SECRET_KEY, MakeConsultation
 TOWNSHIP = "青山镇"
 
 
-def _row(make_consultation: MakeConsultation, **changes: object) -> Consultation:
+def _row(make_consultation: MakeConsultation, **changes: object) -> records.ConsultationRow:
     return records.build_consultation(
         make_consultation(**changes), secret_key=TEST_SECRET_KEY, township=TOWNSHIP
     )

@@ -31,7 +31,8 @@ def test_the_shipped_table_was_distilled_from_the_shipped_question_side(
 ) -> None:
     manifest = read_manifest(default_table_dir())
     assert manifest is not None and manifest["teacher"] == onnx_embedder.model_id
-    assert embedder.query_backend == "static" and embedder.model_id.startswith(onnx_embedder.model_id + "+static@")
+    assert embedder.query_backend == "static"
+    assert embedder.model_id.startswith(onnx_embedder.model_id + "+static@")
 
 
 def test_questions_land_near_where_the_teacher_puts_them(embedder: Embedder) -> None:
@@ -59,8 +60,8 @@ def test_any_text_gives_a_finite_unit_vector(embedder: Embedder, text: str) -> N
 
 def test_the_table_keeps_its_vectors_through_saving(tmp_path: Path, embedder: Embedder) -> None:
     rng = np.random.default_rng(0)
-    table = TokenTable(np.array([5, 9, 700]), rng.normal(size=(3, 8)).astype(np.float32),
-                       np.array([0.5, 1.0, 2.0], np.float32), rng.normal(size=8).astype(np.float32))  # fmt: skip
+    vectors, bias = rng.normal(size=(3, 8)).astype(np.float32), rng.normal(size=8).astype(np.float32)
+    table = TokenTable(np.array([5, 9, 700]), vectors, np.array([0.5, 1.0, 2.0], np.float32), bias)
     table.save(tmp_path, {"teacher": "x"})
     loaded = TokenTable.load(tmp_path)
     np.testing.assert_array_equal(loaded.token_ids, table.token_ids)
@@ -78,7 +79,8 @@ def test_a_missing_or_broken_table_is_named(tmp_path: Path) -> None:
     with pytest.raises(StaticTableError, match="cannot read the token table"):
         TokenTable.load(tmp_path)
     np.savez(tmp_path / "table.npz", token_ids=np.arange(3), vectors=np.zeros((2, 4), np.int8),
-             scales=np.ones(2, np.float32), weights=np.ones(3, np.float32), bias=np.zeros(4, np.float32))  # fmt: skip
+             scales=np.ones(2, np.float32), weights=np.ones(3, np.float32),
+             bias=np.zeros(4, np.float32))  # fmt: skip
     with pytest.raises(StaticTableError, match="inconsistent shapes"):
         TokenTable.load(tmp_path)
 
@@ -86,8 +88,9 @@ def test_a_missing_or_broken_table_is_named(tmp_path: Path) -> None:
 def test_a_table_of_another_model_is_not_used(tmp_path: Path, model_cache_dir: Path) -> None:
     TokenTable(np.array([5]), np.ones((1, 384), np.float32), np.ones(1, np.float32),
                np.zeros(384, np.float32)).save(tmp_path, {"teacher": "some-other-model"})  # fmt: skip
-    fallback = Embedder.load(None, model_cache_dir, query_adapter=default_adapter_dir(), static_table=tmp_path)
+    adapter = default_adapter_dir()
+    fallback = Embedder.load(None, model_cache_dir, query_adapter=adapter, static_table=tmp_path)
     assert fallback.query_backend == "onnx"
     with pytest.raises(EmbedderConfigError, match="no token table distilled from"):
-        Embedder.load(None, model_cache_dir, query_adapter=default_adapter_dir(), static_table=tmp_path,
+        Embedder.load(None, model_cache_dir, query_adapter=adapter, static_table=tmp_path,
                       query_backend="static")  # fmt: skip

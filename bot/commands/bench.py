@@ -14,7 +14,8 @@ from indexing.evaluation import load_questions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(dest="bench", required=True)
+    bench_parser = sub.add_parser("bench", help="benchmarks that print figures")
+    bench = bench_parser.add_subparsers(dest="bench", required=True)
     p = bench.add_parser("retrieval", help="query latency, index build time and peak RSS")
     p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
     p.add_argument("--limit", type=int, default=200, help="how many questions to time")
@@ -28,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     w.add_argument("--database-url", default=None, help="the server's database (default: PUFA_DATABASE_URL)")
     w.add_argument("--token", default=None, help="the server's WeChat token (default: PUFA_WECHAT_TOKEN)")
     w.add_argument("--keep-alive", action="store_true",
-                   help="one open connection per client instead of one per message (as behind nginx)")
+                   help="one open connection per client; by default each message comes on a new one, "
+                        "as nginx forwards them")
     w.add_argument("--json", action="store_true")
     w.set_defaults(handler=cmd_bench_webhook)
 
