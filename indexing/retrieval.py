@@ -138,7 +138,8 @@ class Retriever:
         cited = set(direct)
         order = [(key, DIRECT_SCORE) for key in direct] + [(key, sc) for key, sc in fused if key not in cited]
         top = {name: set(ranking[: self.candidates]) for name, ranking in rankings.items()}
-        seen = _Seen(query=query, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited)
+        cosines = self.vectors.cosines(query) if query is not None else None
+        seen = _Seen(query=query, cosines=cosines, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited)
         if mode == "hybrid" and self.reranker is not None:
             order = self._reranked(order, seen, rankings, frozenset(words), frozenset(typed_words))
         return [self._hit(key, score, seen) for key, score in order[:k]]
@@ -153,9 +154,9 @@ class Retriever:
         head, tail = fused[:DEPTH], fused[DEPTH:]
         if not head:
             return order
-        rows = np.array([seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen.query)
+        rows = np.array([seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen)
                          for key, _ in head])  # fmt: skip
-        cosines = self.vectors.similarities(seen.query, rows)
+        cosines = seen.cosines[rows]
         margins = cosines - self.vectors.penalties[rows]
         ranks = {name: {key: rank for rank, key in enumerate(ranking)} for name, ranking in rankings.items()}
         context = _Words(expanded=words, typed=typed_words)
@@ -220,11 +221,11 @@ class Retriever:
     def _hit(self, key: str, score: float, seen: _Seen) -> Hit:
         found_by = (("direct",) if key in seen.direct else ()) + tuple(
             name for name in FUSED if key in seen.top[name])
-        dense_row = seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen.query)
+        dense_row = seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen)
         dense_score = dense_margin = None
-        if seen.query is not None:
+        if seen.cosines is not None:
             part_rows = np.asarray(self._part_rows_of[key])
-            cosines = self.vectors.similarities(seen.query, part_rows)
+            cosines = seen.cosines[part_rows]
             margins = cosines - self.vectors.penalties[part_rows]
             best = int(np.argmax(margins))
             dense_score, dense_margin = float(cosines[best]), float(margins[best])
@@ -234,12 +235,12 @@ class Retriever:
                    chunk_id=self.chunks[best_row].id, dense_score=dense_score, bm25_score=bm25_score,
                    dense_margin=dense_margin)
 
-    def _dense_best_row(self, key: str, query: np.ndarray | None) -> int | None:
+    def _dense_best_row(self, key: str, seen: _Seen) -> int | None:
         """The article's chunk closest to the question, for articles dense search did not rank."""
-        if query is None:
+        if seen.cosines is None:
             return None
         rows = np.asarray(self._rows_of[key])
-        return int(rows[int(np.argmax(self.vectors.similarities(query, rows)))])
+        return int(rows[int(np.argmax(seen.cosines[rows]))])
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,7 @@ class _Seen:
     """What each retriever saw for one question, shared by that question's hits."""
 
     query: np.ndarray | None  # the question's embedding (None in bm25 mode)
+    cosines: np.ndarray | None  # its cosine with every chunk (None in bm25 mode)
     bm25: ArticleScores
     dense: ArticleScores
     bank: _BankSeen

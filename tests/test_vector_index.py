@@ -36,11 +36,12 @@ def test_k_larger_than_index_and_empty_index() -> None:
     assert len(empty.search(np.ones(3, dtype=np.float32), 5)[1]) == 0
 
 
-def test_similarities_are_cosines_of_given_rows(vectors: np.ndarray) -> None:
+def test_cosines_are_with_every_row(vectors: np.ndarray) -> None:
     q = vectors[5]
-    sims = VectorIndex(vectors).similarities(q, np.array([5, 9]))
-    assert sims[0] == pytest.approx(1.0, abs=1e-5)
-    assert sims[1] == pytest.approx(float(vectors[9] @ q), abs=1e-6)
+    cosines = VectorIndex(vectors).cosines(q)
+    assert cosines.shape == (len(vectors),)
+    assert cosines[5] == pytest.approx(1.0, abs=1e-5)
+    assert cosines[9] == pytest.approx(float(vectors[9] @ q), abs=1e-6)
 
 
 def test_penalties_shift_the_ranking_but_not_the_cosines(vectors: np.ndarray) -> None:
@@ -51,7 +52,7 @@ def test_penalties_shift_the_ranking_but_not_the_cosines(vectors: np.ndarray) ->
     corrected = vectors @ q - penalties
     assert list(rows) == list(np.argsort(-corrected)[:10])
     np.testing.assert_allclose(scores, corrected[rows], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(index.similarities(q, rows), vectors[rows] @ q, atol=1e-6)
+    np.testing.assert_allclose(index.cosines(q)[rows], vectors[rows] @ q, atol=1e-6)
 
 
 def test_refuses_penalties_of_the_wrong_length(vectors: np.ndarray) -> None:
