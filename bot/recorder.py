@@ -57,7 +57,8 @@ def decode_values(data: dict[str, Any]) -> Values:
 
 
 def _consultation_entry(kind: str, row: ConsultationRow, **extra: Any) -> Entry:
-    values = {**row.values, "spool_id": str(uuid.uuid4())}  # what makes a record without MsgId replay-safe
+    # A spool id is what makes a record without MsgId replay-safe; a row spooled again keeps its own.
+    values = {**row.values, "spool_id": row.values.get("spool_id") or str(uuid.uuid4())}
     hits = [encode_values(hit) for hit in row.hits]
     return {"kind": kind, "row": encode_values(values), "hits": hits, **extra}
 
