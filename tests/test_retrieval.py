@@ -6,7 +6,7 @@ import pytest
 from indexing.keyword_index import tokenize
 from indexing.query import expand_question
 from indexing.question_bank import NEIGHBOURS, TEMPERATURE
-from indexing.retrieval import Retriever
+from indexing.retrieval import Retriever, _question_words
 
 CIVIL = "中华人民共和国民法典"
 
@@ -119,3 +119,14 @@ def test_odd_unicode_does_not_crash(mini_retriever: Retriever) -> None:
 def test_unknown_mode_is_refused(mini_retriever: Retriever) -> None:
     with pytest.raises(ValueError, match="Unknown retrieval mode 'fuzzy'"):
         mini_retriever.search("借钱", mode="fuzzy")
+
+
+QUESTIONS_WITH_FILLER_AND_SPACES = ["我爸妈老了，哥哥不给养老钱怎么办", "你好，请问邻居借钱不还怎么办", "借钱  不还 咋办"]
+
+
+@pytest.mark.parametrize("question", QUESTIONS_WITH_FILLER_AND_SPACES)
+def test_the_question_is_tokenised_once_as_if_twice(question: str) -> None:
+    expanded = expand_question(question)
+    typed, words = _question_words(question, expanded)
+    assert typed == tokenize(question)
+    assert words == tokenize(expanded)
