@@ -121,7 +121,11 @@ def test_unknown_mode_is_refused(mini_retriever: Retriever) -> None:
         mini_retriever.search("借钱", mode="fuzzy")
 
 
-QUESTIONS_WITH_FILLER_AND_SPACES = ["我爸妈老了，哥哥不给养老钱怎么办", "你好，请问邻居借钱不还怎么办", "借钱  不还 咋办"]
+QUESTIONS_WITH_FILLER_AND_SPACES = [
+    "我爸妈老了，哥哥不给养老钱怎么办",
+    "你好，请问邻居借钱不还怎么办",
+    "借钱  不还 咋办",
+]
 
 
 @pytest.mark.parametrize("question", QUESTIONS_WITH_FILLER_AND_SPACES)
