@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 DEV_WECHAT_TOKEN = "pufa-development-token-NOT-FOR-PRODUCTION"
 DEV_SECRET_KEY = "pufa-development-secret-NOT-FOR-PRODUCTION"
 _DEV_DEFAULTS = {"wechat_token": DEV_WECHAT_TOKEN, "secret_key": DEV_SECRET_KEY}
+# uvicorn's supervisor kills a worker that does not answer its ping for this long. Loading the model,
+# the tokenizer and the index holds the GIL for seconds at a time in native code (parsing the 7.6 MB
+# tokenizer alone: 1.1 s on an idle core), so with the default 5 s workers starting side by side on 2
+# busy cores were killed and restarted in a loop.
+WORKER_HEALTHCHECK_S = 30
 
 
 def with_development_defaults(settings: Settings) -> Settings:
@@ -133,6 +138,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
             host=host,
             port=port,
             workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
             log_config=logging_config(settings.log_format),
         )
     return 0
