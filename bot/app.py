@@ -6,7 +6,8 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from concurrent.futures import Future
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,11 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from threadpoolctl import threadpool_limits
 
 from bot import console, health, retention, simulator, webhook
-from bot.consult import Consultant, describe_error
+from bot.consult import Consultant, Draft, ThreadDrafts, describe_error, retrieval_threads
 from bot.curated_match import REFRESH_S, CuratedMatcher
 from bot.db import make_engine, make_session_factory
 from bot.dialogue import Dialogue
 from bot.recorder import Recorder
+from bot.retrieval_process import ProcessDrafts
 from bot.settings import Settings, SettingsError
 from bot.shared_state import open_shared_state
 from bot.spool import Spool
@@ -45,11 +47,17 @@ def township_from_settings(settings: Settings) -> Township:
 def _load_retriever(settings: Settings) -> Retriever:
     from bot.pipeline import open_retriever  # imports the model stack: only when the app must load it
 
-    retriever = open_retriever(settings)
+    retriever = open_retriever(settings, answering_only=True)
     # The first search loads jieba's dictionary and warms the encoder (~0.7 s): pay it now,
     # not in the first villager's 5-second window.
     retriever.search("借钱不还怎么办", k=1)
     return retriever
+
+
+async def _wait_for_child(started: Future[Draft]) -> None:
+    """Until the retrieval process has answered once; if it failed, the worker searches in its threads."""
+    with suppress(Exception):  # ProcessDrafts logged why
+        await asyncio.wrap_future(started)
 
 
 def _load_curated(matcher: CuratedMatcher) -> None:
@@ -96,12 +104,20 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
         # One question's matrix products are too small to share between threads, and every core is
         # busy with other requests: threaded BLAS only spun (1.7 → 0.8 cores per 100 requests/s).
         threadpool_limits(limits=1, user_api="blas")
+        township = township_from_settings(settings)
+        # Started first, so that the child loads the index while this process does.
+        child = ProcessDrafts(settings, township) if settings.retrieval_process else None
+        child_started = child.start() if child is not None else None
         loaded = retriever if retriever is not None else await run_in_threadpool(_load_retriever, settings)
         engine = make_engine(settings.sqlalchemy_url)
         sessions = make_session_factory(engine)
         matcher = CuratedMatcher(sessions, loaded.embed_question)
         await run_in_threadpool(_load_curated, matcher)
-        consultant = Consultant(loaded, township_from_settings(settings), matcher=matcher)
+        threads = ThreadDrafts(loaded, township, retrieval_threads(loaded))
+        if child is not None and child_started is not None:
+            child.fallback = threads
+            await _wait_for_child(child_started)
+        consultant = Consultant(loaded, township, matcher=matcher, drafts=child or threads)
         envelope = Envelope(
             token=settings.wechat_token,
             app_id=settings.wechat_appid,
@@ -141,7 +157,8 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
 def create_app(
     settings: Settings, retriever: Retriever | None = None, *, single_process: bool = False
 ) -> FastAPI:
-    """The app; without `retriever`, its lifespan loads corpus, model and index as settings say.
+    """The app; without `retriever`, its lifespan loads corpus, model and index as settings say. With
+    `settings.retrieval_process`, a child process loads them as settings say too, and searches.
 
     `single_process`: no other process answers this account (see `open_shared_state`).
     """

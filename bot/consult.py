@@ -11,10 +11,12 @@ import logging
 import time
 import traceback
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
 
 from bot import replies, topics
 from bot.answer import Answer, compose_answer, compose_curated, compose_more
@@ -74,6 +76,49 @@ class Outcome:
     fallback: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What retrieval found for a question, the answer composed from it, and the question's vector (for
+    the curated answers)."""
+
+    hits: tuple[Hit, ...]
+    answer: Answer
+    vector: np.ndarray
+
+
+def draft(retriever: Retriever, township: Township, question: str) -> Draft:
+    # Encoded once, for the search, the on-topic model and the curated match.
+    vector = retriever.embed_question(question)
+    # Searched even for a curated answer: the record keeps what retrieval found, for the reviewers.
+    hits = tuple(retriever.search(question, k=RETRIEVAL_K, query_vector=vector))
+    legal = retriever.legal_probability(vector)
+    answer = compose_answer(question, hits, corpus=retriever.corpus, township=township, legal=legal)
+    return Draft(hits=hits, answer=answer, vector=vector)
+
+
+class Drafts(Protocol):
+    """Where questions are drafted: threads of this process, or a child process (bot.retrieval_process)."""
+
+    def submit(self, question: str) -> Future[Draft]: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadDrafts:
+    """Drafts on a small pool of threads in this process."""
+
+    def __init__(self, retriever: Retriever, township: Township, threads: int) -> None:
+        self._retriever = retriever
+        self._township = township
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pufa-retrieval")
+
+    def submit(self, question: str) -> Future[Draft]:
+        return self._pool.submit(draft, self._retriever, self._township, question)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class Consultant:
     """Answers questions from a Retriever, or from a curated answer close enough, each within a deadline."""
 
@@ -84,18 +129,21 @@ class Consultant:
         *,
         workers: int | None = None,
         matcher: CuratedMatcher | None = None,
+        drafts: Drafts | None = None,
     ) -> None:
+        """`drafts`: where questions are searched (default: `workers` threads of this process)."""
         self.retriever = retriever
         self.township = township
         self.matcher = matcher
         threads = workers if workers is not None else retrieval_threads(retriever)
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pufa-retrieval")
+        self._drafts = drafts if drafts is not None else ThreadDrafts(retriever, township, threads)
 
     def ask(self, question: str, *, deadline: float) -> Outcome:
         """The composed answer, or the fallback when retrieval fails or would miss `deadline` (monotonic)."""
-        future = self._pool.submit(self._answer, question)
+        future = self._drafts.submit(question)
         try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+            drafted = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            return self._finish(question, drafted)
         except FutureTimeout:
             future.cancel()  # still queued behind slow searches: drop it
             log.warning("retrieval missed the reply budget; sending the fallback")
@@ -108,21 +156,15 @@ class Consultant:
         return compose_more(keys, corpus=self.retriever.corpus, township=self.township)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._drafts.close()
 
-    def _answer(self, question: str) -> Outcome:
-        # Encoding the question is the costly step: once, for both the curated match and the search.
-        vector = self.retriever.embed_question(question)
-        # Searched even for a curated answer: the record keeps what retrieval found, for the reviewers.
-        hits = tuple(self.retriever.search(question, k=RETRIEVAL_K, query_vector=vector))
-        corpus, township = self.retriever.corpus, self.township
-        curated = self.matcher.match(vector) if self.matcher is not None else None
-        if curated is not None:
-            answer = compose_curated(question, curated, corpus=corpus, township=township)
-        else:
-            legal = self.retriever.legal_probability(vector)
-            answer = compose_answer(question, hits, corpus=corpus, township=township, legal=legal)
-        return Outcome(hits=hits, answer=answer)
+    def _finish(self, question: str, drafted: Draft) -> Outcome:
+        """The draft, or a curated answer when one was written for a question close enough."""
+        curated = self.matcher.match(drafted.vector) if self.matcher is not None else None
+        if curated is None:
+            return Outcome(hits=drafted.hits, answer=drafted.answer)
+        answer = compose_curated(question, curated, corpus=self.retriever.corpus, township=self.township)
+        return Outcome(hits=drafted.hits, answer=answer)
 
     def _fallback(self, question: str) -> Answer:
         emergency = is_emergency(question)

@@ -5,16 +5,24 @@ The one place where settings meet `knowledge/` and `indexing/`, shared by the CL
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from bot.settings import Settings
 from indexing.build import IndexMismatchError, IndexMissingError, Manifest, build_index, load_retriever
-from indexing.embedder import Embedder
+from indexing.embedder import (
+    Embedder,
+    EmbedderConfigError,
+    ModelNotAvailableError,
+    QuestionEmbedder,
+    QuestionSide,
+)
 from indexing.query_adapter import default_adapter_dir
 from indexing.retrieval import Retriever
 from indexing.static_encoder import default_table_dir
 from knowledge.corpus import Corpus, load_corpus
 
+log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 
@@ -32,22 +40,42 @@ def open_embedder(settings: Settings) -> Embedder:
     )
 
 
+def open_question_side(settings: Settings) -> QuestionSide:
+    """What answering needs to encode questions: the token table alone when it serves the configured model
+    (no torch, no weights), else the whole embedder."""
+    if settings.embedding_model is None and settings.query_encoder in ("auto", "static"):
+        adapter = default_adapter_dir() if settings.query_adapter else None
+        try:
+            return QuestionEmbedder.load(settings.model_cache_dir, query_adapter=adapter,
+                                         static_table=default_table_dir())  # fmt: skip
+        except (EmbedderConfigError, ModelNotAvailableError) as exc:
+            log.info("questions need the whole model: %s", exc)
+    return open_embedder(settings)
+
+
 def build(settings: Settings, progress: Progress | None = None) -> Manifest:
     """Build or incrementally rebuild the index configured by settings."""
     return build_index(open_corpus(settings), open_embedder(settings), settings.index_dir, progress=progress)
 
 
 def open_retriever(
-    settings: Settings, *, build_if_needed: bool = False, progress: Progress | None = None
+    settings: Settings, *, build_if_needed: bool = False, progress: Progress | None = None,
+    answering_only: bool = False,
 ) -> Retriever:
     """Load the configured index. With build_if_needed, a missing or outdated index is (re)built
-    first — incrementally, so a changed 村规民约 file re-embeds only its own chunks."""
+    first — incrementally, so a changed 村规民约 file re-embeds only its own chunks.
+
+    `answering_only`: questions are encoded by what answering needs alone (`open_question_side`): with the
+    default model its token table, without torch or the model's weights (0.6 GB instead of 1.8 GB a
+    process), which is then loaded only to build the index.
+    """
     corpus = open_corpus(settings)
-    embedder = open_embedder(settings)
+    side = open_question_side(settings) if answering_only else open_embedder(settings)
     try:
-        return load_retriever(settings.index_dir, corpus, embedder)
+        return load_retriever(settings.index_dir, corpus, side)
     except (IndexMissingError, IndexMismatchError):
         if not build_if_needed:
             raise
+    embedder = side if isinstance(side, Embedder) else open_embedder(settings)
     build_index(corpus, embedder, settings.index_dir, progress=progress)
-    return load_retriever(settings.index_dir, corpus, embedder)
+    return load_retriever(settings.index_dir, corpus, side)

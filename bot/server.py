@@ -121,7 +121,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
 
     # The first start also converts the bundled model and exports the question encoder, in silence.
     log.info("loading the model and the index (the first start prepares them: a few minutes)")
-    retriever = open_retriever(settings, build_if_needed=True, progress=_ProgressLog())
+    retriever = open_retriever(settings, build_if_needed=True, progress=_ProgressLog(), answering_only=True)
     log.info("index ready; the webhook will listen on http://%s:%d/wechat", host, port)
     if workers == 1:
         uvicorn.run(create_app(settings, retriever, single_process=True), host=host, port=port,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # may use. The token table (query_encoder "auto" with the bundled model) needs no threads of its own.
     # `pufa serve --workers N` gives each worker its share of the CPUs unless this is set.
     encoder_threads: int | None = Field(default=None, ge=1)
+    # Each worker searches in a child process of its own (bot/retrieval_process.py), so that retrieval
+    # and the worker's event loop and records do not take turns at one GIL. Off: in the worker's threads.
+    retrieval_process: bool = True
 
     # WeChat official account
     wechat_token: str = ""

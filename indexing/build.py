@@ -29,7 +29,7 @@ from knowledge.chunking import Chunk, chunk_articles
 from knowledge.corpus import Corpus
 
 if TYPE_CHECKING:
-    from indexing.embedder import Embedder
+    from indexing.embedder import Embedder, QuestionSide
     from indexing.rerank import Reranker
     from indexing.retrieval import Retriever
 
@@ -229,7 +229,7 @@ def _shipped_on_topic(model_id: str) -> OnTopicModel | None:
     return model
 
 
-def load_retriever(index_dir: Path, corpus: Corpus, embedder: Embedder, *,
+def load_retriever(index_dir: Path, corpus: Corpus, embedder: QuestionSide, *,
                    reranker: Reranker | None = None,
                    on_topic: OnTopicModel | None = None,
                    questions: Sequence[WrittenQuestion] | None = None) -> Retriever:  # fmt: skip

@@ -25,7 +25,7 @@ from knowledge.citations import find_citations
 from knowledge.corpus import Corpus
 
 if TYPE_CHECKING:
-    from indexing.embedder import Embedder
+    from indexing.embedder import QuestionSide
 
 MODES = ("hybrid", "bm25", "dense", "bank")
 CANDIDATES = 50  # articles each retriever contributes to fusion
@@ -64,7 +64,7 @@ class Retriever:
     """Answers questions from one loaded index; built by `indexing.build.load_retriever`."""
 
     def __init__(self, *, corpus: Corpus, chunks: Sequence[Chunk], vectors: VectorIndex,
-                 keywords: KeywordIndex, embedder: Embedder, candidates: int = CANDIDATES,
+                 keywords: KeywordIndex, embedder: QuestionSide, candidates: int = CANDIDATES,
                  bank: QuestionBank | None = None, reranker: Reranker | None = None,
                  on_topic: OnTopicModel | None = None) -> None:  # fmt: skip
         if not len(chunks) == len(vectors) == len(keywords):

@@ -109,8 +109,10 @@ class StaticQueryEncoder:
     """Texts → unit vectors from a `TokenTable`; thread-safe, pure NumPy after tokenisation."""
 
     def __init__(self, table: TokenTable, tokenizer: Tokenizer) -> None:
+        """`tokenizer`: one that neither pads nor truncates, not shared with transformers
+        (`plain_tokenizer`)."""
         self._table = table
-        self._tokenizer = plain_tokenizer(tokenizer)
+        self._tokenizer = tokenizer
         # Ids outside the table map to the extra last row: a zero vector of zero weight.
         size = max(int(table.token_ids.max(initial=0)) + 1, tokenizer.get_vocab_size())
         self._row_of = np.full(size, len(table.token_ids), dtype=np.int64)

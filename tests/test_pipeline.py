@@ -1,4 +1,5 @@
-"""Wiring from settings: the question encoder follows PUFA_QUERY_ENCODER and PUFA_ENCODER_THREADS."""
+"""Wiring from settings: the question encoder follows PUFA_QUERY_ENCODER and PUFA_ENCODER_THREADS, and
+answering alone loads the token table without the model when it can."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.pipeline import open_embedder
+from bot.pipeline import open_embedder, open_question_side
 from bot.settings import Settings
+from indexing.embedder import Embedder, QuestionEmbedder
 
 
 @pytest.mark.parametrize(
@@ -38,3 +40,27 @@ def test_encoder_threads_set_how_many_questions_are_encoded_at_once(
     assert open_embedder(settings).query_workers == 3
     with pytest.raises(ValueError, match="encoder_threads"):
         Settings(_env_file=None, encoder_threads=0)  # type: ignore[call-arg]
+
+
+QUESTIONS = ("邻居借钱不还怎么办", "我爸妈老了，哥哥不给养老钱怎么办", "狗咬伤了人谁负责",
+             "ｗｅｃｈａｔ１２３")  # fmt: skip
+
+
+def test_answering_needs_only_the_token_table(
+    embedder: Embedder, model_cache_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "models").symlink_to(model_cache_dir)
+    side = open_question_side(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    assert isinstance(side, QuestionEmbedder) and side.query_backend == "static"
+    assert side.model_id == embedder.model_id  # so it opens the same index
+    for question in QUESTIONS:
+        assert side.encode_query(question).tolist() == embedder.encode_query(question).tolist()
+
+
+@pytest.mark.parametrize("setting", [{"query_encoder": "onnx"}, {"query_adapter": False}])
+def test_other_question_encoders_need_the_whole_model(
+    setting: dict[str, object], model_cache_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "models").symlink_to(model_cache_dir)
+    side = open_question_side(Settings(_env_file=None, data_dir=tmp_path, **setting))  # type: ignore[arg-type]
+    assert isinstance(side, Embedder) and side.query_backend == "onnx"

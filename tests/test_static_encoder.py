@@ -14,6 +14,7 @@ from indexing.static_encoder import (
     StaticTableError,
     TokenTable,
     default_table_dir,
+    plain_tokenizer,
     read_manifest,
 )
 
@@ -71,7 +72,7 @@ def test_the_table_keeps_its_vectors_through_saving(tmp_path: Path, embedder: Em
     np.testing.assert_allclose(loaded.bias, table.bias)
     assert read_manifest(tmp_path) == {"teacher": "x"}
     tokenizer = embedder.query_model.tokenizer.backend_tokenizer
-    encoder = StaticQueryEncoder(loaded, tokenizer)
+    encoder = StaticQueryEncoder(loaded, plain_tokenizer(tokenizer))
     assert encoder.encode(["hello"]).shape == (1, 8)
 
 

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -26,7 +27,7 @@ from bot.loadgen import drive
 from bot.models import Consultation
 from indexing.retrieval import Retriever
 from tests.fixtures.postgres import PostgresCluster, postgres_copy
-from tests.fixtures.serve import ServeProcess, pufa_serve
+from tests.fixtures.serve import ServeProcess, children_of, is_alive, pufa_serve
 from tests.fixtures.web import (
     LIVE_RATE_LIMIT,
     TOKEN,
@@ -166,6 +167,8 @@ def test_json_logs_hold_neither_openid_nor_question(served: tuple[ServeProcess, 
 def test_a_worker_killed_under_load_loses_no_answered_record(served: tuple[ServeProcess, str]) -> None:
     process, url = served
     victim = process.worker_pids()[0]
+    orphans = children_of(victim)
+    assert orphans, "each worker searches in a retrieval process of its own"
     killer = threading.Timer(1.5, os.kill, args=(victim, signal.SIGKILL))
     killer.start()
     try:
@@ -181,3 +184,7 @@ def test_a_worker_killed_under_load_loses_no_answered_record(served: tuple[Serve
     missing = [m for m in answered if stored[m] != 1]
     assert missing == [], f"{len(missing)} answered messages without exactly one record"
     assert max(stored.values()) == 1
+    deadline = time.monotonic() + 15  # the retrieval process checks its parent every second
+    while any(is_alive(pid) for pid in orphans) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(is_alive(pid) for pid in orphans), "the killed worker's retrieval process outlived it"

@@ -1,0 +1,121 @@
+"""retrieval_process: drafts from a real spawned child equal the worker's own, and a child that dies or
+cannot start leaves the worker answering in its threads."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from bot.consult import Draft, ThreadDrafts, draft
+from bot.retrieval_process import ProcessDrafts
+from bot.settings import Settings
+from indexing.build import load_retriever
+from indexing.embedder import Embedder
+from indexing.retrieval import Retriever
+from knowledge.corpus import load_corpus
+from tests.fixtures.serve import MEDIATION_LAW
+from tests.reply_checks import TOWNSHIP
+
+QUESTIONS = ("邻居吵架了，村里的调解员能帮忙调解吗", "调解协议签了以后对方不履行怎么办", "人民调解要交钱吗")
+START_S = 240.0  # a spawned child imports the model stack and loads the index: slow on a busy CI machine
+
+
+def _settings(data_dir: Path, **overrides: object) -> Settings:
+    values = {"data_dir": data_dir, "laws": (MEDIATION_LAW,), **overrides}
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def mediation_retriever(mediation_data_dir: Path, embedder: Embedder) -> Retriever:
+    return load_retriever(mediation_data_dir / "index", load_corpus([MEDIATION_LAW]), embedder)
+
+
+@pytest.fixture(scope="module")
+def child(mediation_data_dir: Path, mediation_retriever: Retriever) -> Iterator[ProcessDrafts]:
+    drafts = ProcessDrafts(_settings(mediation_data_dir), TOWNSHIP)
+    started = drafts.start()
+    drafts.fallback = ThreadDrafts(mediation_retriever, TOWNSHIP, threads=2)
+    started.result(timeout=START_S)
+    yield drafts
+    drafts.close()
+
+
+def _child_pids() -> set[int]:
+    return {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def _same(a: Draft, b: Draft) -> None:
+    assert [(h.article.key, h.retrievers) for h in a.hits] == [(h.article.key, h.retrievers) for h in b.hits]
+    assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-6)
+    assert a.answer == b.answer
+    assert a.vector.tolist() == pytest.approx(b.vector.tolist(), abs=1e-6)
+
+
+def test_the_child_drafts_what_the_worker_would(child: ProcessDrafts, mediation_retriever: Retriever) -> None:
+    assert child.in_child
+    for question in QUESTIONS:
+        drafted = child.submit(question).result(timeout=30)
+        assert drafted.hits and {h.article.law for h in drafted.hits} == {MEDIATION_LAW}
+        assert "《人民调解法》第" in drafted.answer.text
+        _same(drafted, draft(mediation_retriever, TOWNSHIP, question))
+
+
+def test_a_killed_child_is_replaced_and_threads_answer_meanwhile(
+    child: ProcessDrafts, mediation_retriever: Retriever, caplog: pytest.LogCaptureFixture
+) -> None:
+    (victim,) = _child_pids()
+    caplog.set_level(logging.ERROR, logger="bot.retrieval_process")
+    os.kill(victim, signal.SIGKILL)
+    drafts: list[Draft | None] = []
+
+    def ask() -> bool:
+        try:
+            drafts.append(child.submit(QUESTIONS[0]).result(timeout=30))
+        except BrokenProcessPool:  # sent to the child just before the pool knew it was dead
+            drafts.append(None)
+        return not child.in_child
+
+    _wait_for(ask, 30)
+    assert "retrieval process died" in caplog.text
+    assert drafts.count(None) <= 1
+    expected = draft(mediation_retriever, TOWNSHIP, QUESTIONS[0])
+    for drafted in filter(None, drafts):
+        _same(drafted, expected)
+    in_threads = child.submit(QUESTIONS[1]).result(timeout=30)
+    _same(in_threads, draft(mediation_retriever, TOWNSHIP, QUESTIONS[1]))
+    _wait_for(lambda: child.in_child, START_S)
+    assert victim not in _child_pids() and len(_child_pids()) == 1
+    _same(child.submit(QUESTIONS[2]).result(timeout=30), draft(mediation_retriever, TOWNSHIP, QUESTIONS[2]))
+
+
+def test_a_child_that_cannot_load_leaves_the_worker_on_its_threads(
+    mediation_data_dir: Path, mediation_retriever: Retriever, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bot.retrieval_process")
+    drafts = ProcessDrafts(_settings(mediation_data_dir, laws=("中华人民共和国不存在法",)), TOWNSHIP)
+    try:
+        started = drafts.start()
+        drafts.fallback = ThreadDrafts(mediation_retriever, TOWNSHIP, threads=1)
+        with pytest.raises(BrokenProcessPool):
+            started.result(timeout=START_S)
+        _wait_for(lambda: "retrieval process did not start" in caplog.text, 10)
+        assert not drafts.in_child
+        in_threads = drafts.submit(QUESTIONS[0]).result(timeout=30)
+        _same(in_threads, draft(mediation_retriever, TOWNSHIP, QUESTIONS[0]))
+    finally:
+        drafts.close()
