@@ -14,14 +14,15 @@ while a new child starts; a child that cannot start at all leaves the worker on 
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
 import signal
 import threading
-import time
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
 
 from bot.consult import Draft, ThreadDrafts, describe_error, draft
 from bot.settings import Settings
@@ -30,39 +31,114 @@ from indexing.retrieval import Retriever
 
 log = logging.getLogger(__name__)
 WARM_QUESTION = "借钱不还怎么办"  # the first search loads jieba's dictionary: paid before villagers wait
-PARENT_CHECK_S = 1.0
-
-_loaded: tuple[Retriever, Township] | None = None  # the child's retriever, set by _load
+_READY = -1  # the id of the child's first message: loaded (a Draft of WARM_QUESTION) or why not
 
 
-def _load(settings: Settings, township: Township, worker: int) -> None:
-    """The child's initializer: load the configured index as the worker (pid `worker`) does."""
+class RetrievalProcessDied(RuntimeError):
+    """The child ended (killed, out of memory) before it sent this question's draft."""
+
+
+def _serve(conn: Connection, settings: Settings, township: Township) -> None:
+    """The child: load the index as the worker does, then draft each (id, question) until the pipe closes.
+
+    The pipe closes when the worker ends, even by SIGKILL: the child holds only its own end of it.
+    """
     from threadpoolctl import threadpool_limits
 
     from bot.pipeline import open_retriever
 
-    global _loaded
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the worker shuts us down
-    threading.Thread(target=_exit_with, args=(worker,), name="pufa-exit-with-worker", daemon=True).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the worker ends us
     threadpool_limits(limits=1, user_api="blas")  # one question's products are too small to share
-    _loaded = (open_retriever(settings, answering_only=True), township)
-    draft(*_loaded, WARM_QUESTION)
+    try:
+        retriever = open_retriever(settings, answering_only=True)
+        conn.send((_READY, True, draft(retriever, township, WARM_QUESTION)))
+    except Exception as exc:  # noqa: BLE001 - reported to the worker, which stays on its threads
+        conn.send((_READY, False, describe_error(exc)))
+        return
     gc.collect()
     gc.freeze()  # what loading made lives as long as the child: keep it out of full collections
+    _answer_until_closed(conn, retriever, township)
 
 
-def _exit_with(worker: int) -> None:
-    """End the child when its worker is gone. A killed worker never shuts the pool down, and the child,
-    which holds both ends of its task queue, would wait on it for ever (seen after a SIGKILL)."""
-    while os.getppid() == worker:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(0)
+def _answer_until_closed(conn: Connection, retriever: Retriever, township: Township) -> None:
+    while True:
+        try:
+            number, question = conn.recv()
+        except (EOFError, OSError):  # the worker is gone
+            return
+        try:
+            reply: tuple[int, bool, object] = (number, True, draft(retriever, township, question))
+        except Exception as exc:  # noqa: BLE001 - the worker logs it and sends the fallback
+            reply = (number, False, describe_error(exc))  # not the exception: its message may quote the question
+        conn.send(reply)
 
 
-def _draft(question: str) -> Draft:
-    if _loaded is None:  # only if the initializer did not run
-        raise RuntimeError("the retrieval process has not loaded its index")
-    return draft(*_loaded, question)
+class _Child:
+    """One spawned child and its pipe: questions are written by the asking thread, drafts read by one
+    reader thread. (ProcessPoolExecutor took three thread hand-offs more a question in the worker: its
+    manager thread and its queue's feeder thread, each waiting for the worker's busy GIL.)"""
+
+    def __init__(self, settings: Settings, township: Township, on_exit: Callable[[_Child], None]) -> None:
+        context = multiprocessing.get_context("spawn")  # shares no locks or OpenMP state with the worker
+        self._conn, theirs = context.Pipe()
+        self.process = context.Process(target=_serve, args=(theirs, settings, township),
+                                       name="pufa-retrieval", daemon=True)  # fmt: skip
+        self.process.start()
+        theirs.close()
+        self.ready: Future[Draft] = Future()
+        self._on_exit = on_exit
+        self._numbers = itertools.count()
+        self._waiting: dict[int, Future[Draft]] = {_READY: self.ready}
+        self._lock = threading.Lock()
+        self._ended = False
+        threading.Thread(target=self._read, name="pufa-retrieval-reader", daemon=True).start()
+
+    def submit(self, question: str) -> Future[Draft]:
+        future: Future[Draft] = Future()
+        with self._lock:
+            if self._ended:
+                raise RetrievalProcessDied("the retrieval process has ended")
+            number = next(self._numbers)
+            self._waiting[number] = future
+            try:
+                self._conn.send((number, question))
+            except OSError as exc:  # it died; the reader has not seen it yet
+                del self._waiting[number]
+                raise RetrievalProcessDied("the retrieval process has ended") from exc
+        return future
+
+    def stop(self) -> None:
+        """Close the pipe: the child ends after the question it is drafting."""
+        with self._lock:
+            self._ended = True
+            self._conn.close()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                number, ok, value = self._conn.recv()
+            except (EOFError, OSError):
+                break
+            # Without the lock: an asker holding it may be blocked writing to a child blocked writing to us.
+            future = self._waiting.pop(number, None)
+            if future is None or not future.set_running_or_notify_cancel():  # given up at its deadline
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(RuntimeError(f"in the retrieval process: {value}"))
+        self._end()
+
+    def _end(self) -> None:
+        with self._lock:
+            stopped, self._ended = self._ended, True
+            waiting, self._waiting = self._waiting, {}
+        self.process.join(timeout=5)  # reap it
+        for future in waiting.values():
+            if future.set_running_or_notify_cancel():
+                future.set_exception(RetrievalProcessDied(f"exit code {self.process.exitcode}"))
+        if not stopped:
+            self._on_exit(self)
 
 
 class ProcessDrafts:
@@ -75,8 +151,7 @@ class ProcessDrafts:
         self._township = township
         self.fallback: ThreadDrafts | None = None
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
-        self._ready = threading.Event()
+        self._child: _Child | None = None
         self._closed = False
 
     def start(self) -> Future[Draft]:
@@ -87,18 +162,16 @@ class ProcessDrafts:
     @property
     def in_child(self) -> bool:
         """Whether questions now go to the child (False while it starts, or after it failed to)."""
-        return self._ready.is_set()
+        child = self._child
+        return child is not None and child.ready.done() and child.ready.exception() is None
 
     def submit(self, question: str) -> Future[Draft]:
-        pool = self._pool
-        if pool is not None and self._ready.is_set():
+        child = self._child
+        if child is not None and self.in_child:
             try:
-                future = pool.submit(_draft, question)
-            except (BrokenProcessPool, RuntimeError):  # broken, or shut down by a restart just now
-                self._restart(pool)
-            else:
-                future.add_done_callback(lambda done: self._check(pool, done))
-                return future
+                return child.submit(question)
+            except RetrievalProcessDied:  # it ended a moment ago: its reader restarts it
+                pass
         if self.fallback is None:
             raise RuntimeError("no retrieval threads to search in while the retrieval process starts")
         return self.fallback.submit(question)
@@ -106,42 +179,27 @@ class ProcessDrafts:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._child is not None:
+                self._child.stop()
         if self.fallback is not None:
             self.fallback.close()
 
     def _start(self) -> Future[Draft]:
-        context = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(
-            max_workers=1, mp_context=context, initializer=_load,
-            initargs=(self._settings, self._township, os.getpid()),
-        )
-        self._pool = pool
-        self._ready.clear()
-        warm = pool.submit(_draft, WARM_QUESTION)
-        warm.add_done_callback(lambda done: self._started(pool, done))
-        return warm
+        child = _Child(self._settings, self._township, on_exit=self._restart)
+        self._child = child
+        child.ready.add_done_callback(self._started)
+        return child.ready
 
-    def _started(self, pool: ProcessPoolExecutor, warm: Future[Draft]) -> None:
-        error = warm.exception()
+    def _started(self, ready: Future[Draft]) -> None:
+        error = ready.exception()
         if error is None:
-            self._ready.set()
             log.info("retrieval process ready")
-            return
-        # A child that cannot load the index would fail the same way again: stay on threads.
-        log.error("retrieval process did not start, questions are searched in-process: %s",
-                  describe_error(error))  # fmt: skip
-        pool.shutdown(wait=False, cancel_futures=True)
+        else:  # a child that cannot load the index would fail the same way again: stay on threads
+            log.error("retrieval process did not start, questions are searched in-process: %s", error)
 
-    def _check(self, pool: ProcessPoolExecutor, done: Future[Draft]) -> None:
-        if not done.cancelled() and isinstance(done.exception(), BrokenProcessPool):
-            self._restart(pool)
-
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
+    def _restart(self, ended: _Child) -> None:
         with self._lock:
-            if self._closed or self._pool is not broken:  # closed, or another thread already restarted it
-                return
+            if self._closed or self._child is not ended or not ended.ready.done() or ended.ready.exception():
+                return  # closed, already replaced, or never started (`_started` said why)
             log.error("the retrieval process died; searching in-process until a new one has started")
-            broken.shutdown(wait=False, cancel_futures=True)
             self._start()

@@ -9,13 +9,12 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 
 from bot.consult import Draft, ThreadDrafts, draft
-from bot.retrieval_process import ProcessDrafts
+from bot.retrieval_process import ProcessDrafts, RetrievalProcessDied
 from bot.settings import Settings
 from indexing.build import load_retriever
 from indexing.embedder import Embedder
@@ -86,7 +85,7 @@ def test_a_killed_child_is_replaced_and_threads_answer_meanwhile(
     def ask() -> bool:
         try:
             drafts.append(child.submit(QUESTIONS[0]).result(timeout=30))
-        except BrokenProcessPool:  # sent to the child just before the pool knew it was dead
+        except RetrievalProcessDied:  # sent to the child just before its end was seen
             drafts.append(None)
         return not child.in_child
 
@@ -111,7 +110,7 @@ def test_a_child_that_cannot_load_leaves_the_worker_on_its_threads(
     try:
         started = drafts.start()
         drafts.fallback = ThreadDrafts(mediation_retriever, TOWNSHIP, threads=1)
-        with pytest.raises(BrokenProcessPool):
+        with pytest.raises(RuntimeError, match="in the retrieval process: .*Error"):
             started.result(timeout=START_S)
         _wait_for(lambda: "retrieval process did not start" in caplog.text, 10)
         assert not drafts.in_child
@@ -119,3 +118,9 @@ def test_a_child_that_cannot_load_leaves_the_worker_on_its_threads(
         _same(in_threads, draft(mediation_retriever, TOWNSHIP, QUESTIONS[0]))
     finally:
         drafts.close()
+
+
+def test_closing_ends_the_child(child: ProcessDrafts) -> None:
+    (pid,) = _child_pids()
+    child.close()
+    _wait_for(lambda: pid not in _child_pids(), 30)
