@@ -16,12 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from threadpoolctl import threadpool_limits
 
 from bot import console, health, retention, simulator, webhook
-from bot.consult import Consultant, Draft, ThreadDrafts, describe_error, retrieval_threads
+from bot.consult import Consultant, Retrieval, RetrievalThreads, describe_error, retrieval_threads
 from bot.curated_match import REFRESH_S, CuratedMatcher
 from bot.db import make_engine, make_session_factory
 from bot.dialogue import Dialogue
 from bot.recorder import Recorder
-from bot.retrieval_process import ProcessDrafts
+from bot.retrieval_process import RetrievalProcess
 from bot.settings import Settings, SettingsError
 from bot.shared_state import open_shared_state
 from bot.spool import Spool
@@ -54,9 +54,9 @@ def _load_retriever(settings: Settings) -> Retriever:
     return retriever
 
 
-async def _wait_for_child(started: Future[Draft]) -> None:
+async def _wait_for_child(started: Future[Retrieval]) -> None:
     """Until the retrieval process has answered once; if it failed, the worker searches in its threads."""
-    with suppress(Exception):  # ProcessDrafts logged why
+    with suppress(Exception):  # RetrievalProcess logged why
         await asyncio.wrap_future(started)
 
 
@@ -104,20 +104,20 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
         # One question's matrix products are too small to share between threads, and every core is
         # busy with other requests: threaded BLAS only spun (1.7 → 0.8 cores per 100 requests/s).
         threadpool_limits(limits=1, user_api="blas")
-        township = township_from_settings(settings)
         # Started first, so that the child loads the index while this process does.
-        child = ProcessDrafts(settings, township) if settings.retrieval_process else None
+        child = RetrievalProcess(settings) if settings.retrieval_process else None
         child_started = child.start() if child is not None else None
         loaded = retriever if retriever is not None else await run_in_threadpool(_load_retriever, settings)
         engine = make_engine(settings.sqlalchemy_url)
         sessions = make_session_factory(engine)
         matcher = CuratedMatcher(sessions, loaded.embed_question)
         await run_in_threadpool(_load_curated, matcher)
-        threads = ThreadDrafts(loaded, township, retrieval_threads(loaded))
+        threads = RetrievalThreads(loaded, retrieval_threads(loaded))
         if child is not None and child_started is not None:
             child.fallback = threads
             await _wait_for_child(child_started)
-        consultant = Consultant(loaded, township, matcher=matcher, drafts=child or threads)
+        township = township_from_settings(settings)
+        consultant = Consultant(loaded, township, matcher=matcher, pool=child or threads)
         envelope = Envelope(
             token=settings.wechat_token,
             app_id=settings.wechat_appid,

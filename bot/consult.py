@@ -77,43 +77,40 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
-class Draft:
-    """What retrieval found for a question, the answer composed from it, and the question's vector (for
-    the curated answers)."""
+class Retrieval:
+    """What retrieval found for a question: the hits, the question's vector (for the curated answers) and
+    how likely it is a legal question."""
 
     hits: tuple[Hit, ...]
-    answer: Answer
     vector: np.ndarray
+    legal: float
 
 
-def draft(retriever: Retriever, township: Township, question: str) -> Draft:
+def retrieve(retriever: Retriever, question: str) -> Retrieval:
     # Encoded once, for the search, the on-topic model and the curated match.
     vector = retriever.embed_question(question)
     # Searched even for a curated answer: the record keeps what retrieval found, for the reviewers.
     hits = tuple(retriever.search(question, k=RETRIEVAL_K, query_vector=vector))
-    legal = retriever.legal_probability(vector)
-    answer = compose_answer(question, hits, corpus=retriever.corpus, township=township, legal=legal)
-    return Draft(hits=hits, answer=answer, vector=vector)
+    return Retrieval(hits=hits, vector=vector, legal=retriever.legal_probability(vector))
 
 
-class Drafts(Protocol):
-    """Where questions are drafted: threads of this process, or a child process (bot.retrieval_process)."""
+class RetrievalPool(Protocol):
+    """Where questions are searched: threads of this process, or a child process (bot.retrieval_process)."""
 
-    def submit(self, question: str) -> Future[Draft]: ...
+    def submit(self, question: str) -> Future[Retrieval]: ...
 
     def close(self) -> None: ...
 
 
-class ThreadDrafts:
-    """Drafts on a small pool of threads in this process."""
+class RetrievalThreads:
+    """Searches on a small pool of threads in this process."""
 
-    def __init__(self, retriever: Retriever, township: Township, threads: int) -> None:
+    def __init__(self, retriever: Retriever, threads: int) -> None:
         self._retriever = retriever
-        self._township = township
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pufa-retrieval")
 
-    def submit(self, question: str) -> Future[Draft]:
-        return self._pool.submit(draft, self._retriever, self._township, question)
+    def submit(self, question: str) -> Future[Retrieval]:
+        return self._pool.submit(retrieve, self._retriever, question)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -129,21 +126,21 @@ class Consultant:
         *,
         workers: int | None = None,
         matcher: CuratedMatcher | None = None,
-        drafts: Drafts | None = None,
+        pool: RetrievalPool | None = None,
     ) -> None:
-        """`drafts`: where questions are searched (default: `workers` threads of this process)."""
+        """`pool`: where questions are searched (default: `workers` threads of this process)."""
         self.retriever = retriever
         self.township = township
         self.matcher = matcher
         threads = workers if workers is not None else retrieval_threads(retriever)
-        self._drafts = drafts if drafts is not None else ThreadDrafts(retriever, township, threads)
+        self._pool = pool if pool is not None else RetrievalThreads(retriever, threads)
 
     def ask(self, question: str, *, deadline: float) -> Outcome:
         """The composed answer, or the fallback when retrieval fails or would miss `deadline` (monotonic)."""
-        future = self._drafts.submit(question)
+        future = self._pool.submit(question)
         try:
-            drafted = future.result(timeout=max(0.0, deadline - time.monotonic()))
-            return self._finish(question, drafted)
+            found = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            return Outcome(hits=found.hits, answer=self._compose(question, found))
         except FutureTimeout:
             future.cancel()  # still queued behind slow searches: drop it
             log.warning("retrieval missed the reply budget; sending the fallback")
@@ -156,15 +153,15 @@ class Consultant:
         return compose_more(keys, corpus=self.retriever.corpus, township=self.township)
 
     def close(self) -> None:
-        self._drafts.close()
+        self._pool.close()
 
-    def _finish(self, question: str, drafted: Draft) -> Outcome:
-        """The draft, or a curated answer when one was written for a question close enough."""
-        curated = self.matcher.match(drafted.vector) if self.matcher is not None else None
-        if curated is None:
-            return Outcome(hits=drafted.hits, answer=drafted.answer)
-        answer = compose_curated(question, curated, corpus=self.retriever.corpus, township=self.township)
-        return Outcome(hits=drafted.hits, answer=answer)
+    def _compose(self, question: str, found: Retrieval) -> Answer:
+        """A curated answer when one was written for a question close enough, else one from the hits."""
+        corpus, township = self.retriever.corpus, self.township
+        curated = self.matcher.match(found.vector) if self.matcher is not None else None
+        if curated is not None:
+            return compose_curated(question, curated, corpus=corpus, township=township)
+        return compose_answer(question, found.hits, corpus=corpus, township=township, legal=found.legal)
 
     def _fallback(self, question: str) -> Answer:
         emergency = is_emergency(question)

@@ -3,9 +3,9 @@
 Under load a worker is GIL-bound: its event loop, record writer and retrieval threads take turns at one
 lock while the other core idles, and every NumPy call that lets go of the lock waits to get it back
 behind them. A child process of its own (spawned, so it shares no locks or OpenMP state with the worker)
-loads the same index and drafts each question: the question goes in, the hits, the composed answer and
-the question's vector come back (a few KB, pickled). Curated answers stay in the worker, which reads
-them from the database.
+loads the same index and searches for each question: the question goes in; the hits, the question's vector and
+its on-topic probability come back (a few KB, pickled). The worker composes the answer, or takes a
+curated one, which it reads from the database.
 
 When the child dies (killed, out of memory) the worker answers in its own threads, as without a child,
 while a new child starts; a child that cannot start at all leaves the worker on its threads.
@@ -17,31 +17,31 @@ import gc
 import itertools
 import logging
 import multiprocessing
-import os
 import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import suppress
 from multiprocessing.connection import Connection
 
-from bot.consult import Draft, ThreadDrafts, describe_error, draft
+from bot.consult import Retrieval, RetrievalThreads, describe_error, retrieve
 from bot.settings import Settings
-from bot.township import Township
 from indexing.retrieval import Retriever
 
 log = logging.getLogger(__name__)
 WARM_QUESTION = "借钱不还怎么办"  # the first search loads jieba's dictionary: paid before villagers wait
-_READY = -1  # the id of the child's first message: loaded (a Draft of WARM_QUESTION) or why not
+_READY = -1  # the id of the child's first message: loaded (WARM_QUESTION's retrieval) or why not
 
 
 class RetrievalProcessDied(RuntimeError):
-    """The child ended (killed, out of memory) before it sent this question's draft."""
+    """The child ended (killed, out of memory) before it sent what it found for this question."""
 
 
-def _serve(conn: Connection, settings: Settings, township: Township) -> None:
-    """The child: load the index as the worker does, then draft each (id, question) until the pipe closes.
+def _serve(conn: Connection, settings: Settings) -> None:
+    """The child: load the index as the worker does, then search each (id, question) until the pipe closes.
 
-    The pipe closes when the worker ends, even by SIGKILL: the child holds only its own end of it.
+    It ends on None, or when the pipe closes because the worker ended, even by SIGKILL: the child holds
+    only its own end of the pipe.
     """
     from threadpoolctl import threadpool_limits
 
@@ -51,50 +51,54 @@ def _serve(conn: Connection, settings: Settings, township: Township) -> None:
     threadpool_limits(limits=1, user_api="blas")  # one question's products are too small to share
     try:
         retriever = open_retriever(settings, answering_only=True)
-        conn.send((_READY, True, draft(retriever, township, WARM_QUESTION)))
+        conn.send((_READY, True, retrieve(retriever, WARM_QUESTION)))
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which stays on its threads
         conn.send((_READY, False, describe_error(exc)))
         return
     gc.collect()
     gc.freeze()  # what loading made lives as long as the child: keep it out of full collections
-    _answer_until_closed(conn, retriever, township)
+    _search_until_told(conn, retriever)
 
 
-def _answer_until_closed(conn: Connection, retriever: Retriever, township: Township) -> None:
+def _search_until_told(conn: Connection, retriever: Retriever) -> None:
     while True:
         try:
-            number, question = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):  # the worker is gone
             return
+        if message is None:  # the worker shuts down
+            return
+        number, question = message
         try:
-            reply: tuple[int, bool, object] = (number, True, draft(retriever, township, question))
+            reply: tuple[int, bool, object] = (number, True, retrieve(retriever, question))
         except Exception as exc:  # noqa: BLE001 - the worker logs it and sends the fallback
-            reply = (number, False, describe_error(exc))  # not the exception: its message may quote the question
+            # Not the exception itself: its message may quote the question.
+            reply = (number, False, describe_error(exc))
         conn.send(reply)
 
 
 class _Child:
-    """One spawned child and its pipe: questions are written by the asking thread, drafts read by one
+    """One spawned child and its pipe: questions are written by the asking thread, retrievals read by one
     reader thread. (ProcessPoolExecutor took three thread hand-offs more a question in the worker: its
     manager thread and its queue's feeder thread, each waiting for the worker's busy GIL.)"""
 
-    def __init__(self, settings: Settings, township: Township, on_exit: Callable[[_Child], None]) -> None:
+    def __init__(self, settings: Settings, on_exit: Callable[[_Child], None]) -> None:
         context = multiprocessing.get_context("spawn")  # shares no locks or OpenMP state with the worker
         self._conn, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs, settings, township),
+        self.process = context.Process(target=_serve, args=(theirs, settings),
                                        name="pufa-retrieval", daemon=True)  # fmt: skip
         self.process.start()
         theirs.close()
-        self.ready: Future[Draft] = Future()
+        self.ready: Future[Retrieval] = Future()
         self._on_exit = on_exit
         self._numbers = itertools.count()
-        self._waiting: dict[int, Future[Draft]] = {_READY: self.ready}
+        self._waiting: dict[int, Future[Retrieval]] = {_READY: self.ready}
         self._lock = threading.Lock()
         self._ended = False
         threading.Thread(target=self._read, name="pufa-retrieval-reader", daemon=True).start()
 
-    def submit(self, question: str) -> Future[Draft]:
-        future: Future[Draft] = Future()
+    def submit(self, question: str) -> Future[Retrieval]:
+        future: Future[Retrieval] = Future()
         with self._lock:
             if self._ended:
                 raise RetrievalProcessDied("the retrieval process has ended")
@@ -108,10 +112,12 @@ class _Child:
         return future
 
     def stop(self) -> None:
-        """Close the pipe: the child ends after the question it is drafting."""
+        """Tell the child to end after the questions sent before. (Closing our end would not do: the
+        reader thread's pending read keeps the socket open, and the child would never see it close.)"""
         with self._lock:
             self._ended = True
-            self._conn.close()
+            with suppress(OSError):  # it has ended already
+                self._conn.send(None)
 
     def _read(self) -> None:
         while True:
@@ -133,6 +139,7 @@ class _Child:
         with self._lock:
             stopped, self._ended = self._ended, True
             waiting, self._waiting = self._waiting, {}
+        self._conn.close()
         self.process.join(timeout=5)  # reap it
         for future in waiting.values():
             if future.set_running_or_notify_cancel():
@@ -141,20 +148,19 @@ class _Child:
             self._on_exit(self)
 
 
-class ProcessDrafts:
-    """Drafts in one child process; in `fallback` (this process's threads) while the child is starting
+class RetrievalProcess:
+    """Searches in one child process; in `fallback` (this process's threads) while the child is starting
     or after it failed. Set `fallback` before the first `submit`: the worker starts the child first, so that
     both load at once."""
 
-    def __init__(self, settings: Settings, township: Township) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._township = township
-        self.fallback: ThreadDrafts | None = None
+        self.fallback: RetrievalThreads | None = None
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self._closed = False
 
-    def start(self) -> Future[Draft]:
+    def start(self) -> Future[Retrieval]:
         """Spawn the child; the returned future is done when it has loaded the index and answered once."""
         with self._lock:
             return self._start()
@@ -165,7 +171,7 @@ class ProcessDrafts:
         child = self._child
         return child is not None and child.ready.done() and child.ready.exception() is None
 
-    def submit(self, question: str) -> Future[Draft]:
+    def submit(self, question: str) -> Future[Retrieval]:
         child = self._child
         if child is not None and self.in_child:
             try:
@@ -184,13 +190,13 @@ class ProcessDrafts:
         if self.fallback is not None:
             self.fallback.close()
 
-    def _start(self) -> Future[Draft]:
-        child = _Child(self._settings, self._township, on_exit=self._restart)
+    def _start(self) -> Future[Retrieval]:
+        child = _Child(self._settings, on_exit=self._restart)
         self._child = child
         child.ready.add_done_callback(self._started)
         return child.ready
 
-    def _started(self, ready: Future[Draft]) -> None:
+    def _started(self, ready: Future[Retrieval]) -> None:
         error = ready.exception()
         if error is None:
             log.info("retrieval process ready")

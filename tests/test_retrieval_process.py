@@ -1,5 +1,5 @@
-"""retrieval_process: drafts from a real spawned child equal the worker's own, and a child that dies or
-cannot start leaves the worker answering in its threads."""
+"""retrieval_process: what a real spawned child finds equals what the worker finds itself; a child that
+dies or cannot start leaves the worker answering in its threads; closing ends the child."""
 
 from __future__ import annotations
 
@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.consult import Draft, ThreadDrafts, draft
-from bot.retrieval_process import ProcessDrafts, RetrievalProcessDied
+from bot.consult import Retrieval, RetrievalThreads, retrieve
+from bot.retrieval_process import RetrievalProcess, RetrievalProcessDied
 from bot.settings import Settings
 from indexing.build import load_retriever
 from indexing.embedder import Embedder
 from indexing.retrieval import Retriever
 from knowledge.corpus import load_corpus
 from tests.fixtures.serve import MEDIATION_LAW
-from tests.reply_checks import TOWNSHIP
 
 QUESTIONS = ("邻居吵架了，村里的调解员能帮忙调解吗", "调解协议签了以后对方不履行怎么办", "人民调解要交钱吗")
 START_S = 240.0  # a spawned child imports the model stack and loads the index: slow on a busy CI machine
@@ -38,13 +37,13 @@ def mediation_retriever(mediation_data_dir: Path, embedder: Embedder) -> Retriev
 
 
 @pytest.fixture(scope="module")
-def child(mediation_data_dir: Path, mediation_retriever: Retriever) -> Iterator[ProcessDrafts]:
-    drafts = ProcessDrafts(_settings(mediation_data_dir), TOWNSHIP)
-    started = drafts.start()
-    drafts.fallback = ThreadDrafts(mediation_retriever, TOWNSHIP, threads=2)
+def child(mediation_data_dir: Path, mediation_retriever: Retriever) -> Iterator[RetrievalProcess]:
+    process = RetrievalProcess(_settings(mediation_data_dir))
+    started = process.start()
+    process.fallback = RetrievalThreads(mediation_retriever, threads=2)
     started.result(timeout=START_S)
-    yield drafts
-    drafts.close()
+    yield process
+    process.close()
 
 
 def _child_pids() -> set[int]:
@@ -58,69 +57,72 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float) -> None:
         time.sleep(0.1)
 
 
-def _same(a: Draft, b: Draft) -> None:
+def _same(a: Retrieval, b: Retrieval) -> None:
     assert [(h.article.key, h.retrievers) for h in a.hits] == [(h.article.key, h.retrievers) for h in b.hits]
     assert [h.score for h in a.hits] == pytest.approx([h.score for h in b.hits], abs=1e-6)
-    assert a.answer == b.answer
+    assert a.legal == pytest.approx(b.legal, abs=1e-6)
     assert a.vector.tolist() == pytest.approx(b.vector.tolist(), abs=1e-6)
 
 
-def test_the_child_drafts_what_the_worker_would(child: ProcessDrafts, mediation_retriever: Retriever) -> None:
+def test_the_child_finds_what_the_worker_would(
+    child: RetrievalProcess, mediation_retriever: Retriever
+) -> None:
     assert child.in_child
     for question in QUESTIONS:
-        drafted = child.submit(question).result(timeout=30)
-        assert drafted.hits and {h.article.law for h in drafted.hits} == {MEDIATION_LAW}
-        assert "《人民调解法》第" in drafted.answer.text
-        _same(drafted, draft(mediation_retriever, TOWNSHIP, question))
+        found = child.submit(question).result(timeout=30)
+        assert found.hits and {h.article.law for h in found.hits} == {MEDIATION_LAW}
+        _same(found, retrieve(mediation_retriever, question))
 
 
 def test_a_killed_child_is_replaced_and_threads_answer_meanwhile(
-    child: ProcessDrafts, mediation_retriever: Retriever, caplog: pytest.LogCaptureFixture
+    child: RetrievalProcess, mediation_retriever: Retriever, caplog: pytest.LogCaptureFixture
 ) -> None:
     (victim,) = _child_pids()
     caplog.set_level(logging.ERROR, logger="bot.retrieval_process")
     os.kill(victim, signal.SIGKILL)
-    drafts: list[Draft | None] = []
+    found: list[Retrieval | None] = []
 
     def ask() -> bool:
         try:
-            drafts.append(child.submit(QUESTIONS[0]).result(timeout=30))
+            found.append(child.submit(QUESTIONS[0]).result(timeout=30))
         except RetrievalProcessDied:  # sent to the child just before its end was seen
-            drafts.append(None)
+            found.append(None)
         return not child.in_child
 
     _wait_for(ask, 30)
     assert "retrieval process died" in caplog.text
-    assert drafts.count(None) <= 1
-    expected = draft(mediation_retriever, TOWNSHIP, QUESTIONS[0])
-    for drafted in filter(None, drafts):
-        _same(drafted, expected)
+    assert found.count(None) <= 1
+    expected = retrieve(mediation_retriever, QUESTIONS[0])
+    for each in filter(None, found):
+        _same(each, expected)
     in_threads = child.submit(QUESTIONS[1]).result(timeout=30)
-    _same(in_threads, draft(mediation_retriever, TOWNSHIP, QUESTIONS[1]))
+    _same(in_threads, retrieve(mediation_retriever, QUESTIONS[1]))
     _wait_for(lambda: child.in_child, START_S)
     assert victim not in _child_pids() and len(_child_pids()) == 1
-    _same(child.submit(QUESTIONS[2]).result(timeout=30), draft(mediation_retriever, TOWNSHIP, QUESTIONS[2]))
+    _same(child.submit(QUESTIONS[2]).result(timeout=30), retrieve(mediation_retriever, QUESTIONS[2]))
 
 
 def test_a_child_that_cannot_load_leaves_the_worker_on_its_threads(
     mediation_data_dir: Path, mediation_retriever: Retriever, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="bot.retrieval_process")
-    drafts = ProcessDrafts(_settings(mediation_data_dir, laws=("中华人民共和国不存在法",)), TOWNSHIP)
+    before = _child_pids()
+    process = RetrievalProcess(_settings(mediation_data_dir, laws=("中华人民共和国不存在法",)))
     try:
-        started = drafts.start()
-        drafts.fallback = ThreadDrafts(mediation_retriever, TOWNSHIP, threads=1)
+        started = process.start()
+        process.fallback = RetrievalThreads(mediation_retriever, threads=1)
         with pytest.raises(RuntimeError, match="in the retrieval process: .*Error"):
             started.result(timeout=START_S)
         _wait_for(lambda: "retrieval process did not start" in caplog.text, 10)
-        assert not drafts.in_child
-        in_threads = drafts.submit(QUESTIONS[0]).result(timeout=30)
-        _same(in_threads, draft(mediation_retriever, TOWNSHIP, QUESTIONS[0]))
+        assert not process.in_child
+        in_threads = process.submit(QUESTIONS[0]).result(timeout=30)
+        _same(in_threads, retrieve(mediation_retriever, QUESTIONS[0]))
+        _wait_for(lambda: _child_pids() == before, 30)  # the child ended after saying why
     finally:
-        drafts.close()
+        process.close()
 
 
-def test_closing_ends_the_child(child: ProcessDrafts) -> None:
+def test_closing_ends_the_child(child: RetrievalProcess) -> None:
     (pid,) = _child_pids()
     child.close()
     _wait_for(lambda: pid not in _child_pids(), 30)
