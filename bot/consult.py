@@ -1,8 +1,9 @@
 """Consultation: one question → retrieval and a composed (or curated) answer within the reply budget, else a
 fallback.
 
-Retrieval runs on a small pool of its own so that a slow or stuck search costs the villager a fallback
-reply, never WeChat's "该公众号暂时无法提供服务".
+Retrieval runs apart from the request, in a small pool of threads or in the worker's child process
+(`bot.retrieval_process`), so that a slow or stuck search costs the villager a fallback reply, never
+WeChat's "该公众号暂时无法提供服务".
 """
 
 from __future__ import annotations
@@ -137,8 +138,8 @@ class Consultant:
 
     def ask(self, question: str, *, deadline: float) -> Outcome:
         """The composed answer, or the fallback when retrieval fails or would miss `deadline` (monotonic)."""
-        future = self._pool.submit(question)
         try:
+            future = self._pool.submit(question)
             found = future.result(timeout=max(0.0, deadline - time.monotonic()))
             return Outcome(hits=found.hits, answer=self._compose(question, found))
         except FutureTimeout:
