@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from threadpoolctl import threadpool_limits
 
 from bot import console, health, retention, simulator, webhook
-from bot.consult import Consultant, Retrieval, RetrievalThreads, describe_error, retrieval_threads
+from bot.consult import Consultant, RetrievalThreads, describe_error, retrieval_threads
 from bot.curated_match import REFRESH_S, CuratedMatcher
 from bot.db import make_engine, make_session_factory
 from bot.dialogue import Dialogue
@@ -54,7 +54,7 @@ def _load_retriever(settings: Settings) -> Retriever:
     return retriever
 
 
-async def _wait_for_child(started: Future[Retrieval]) -> None:
+async def _wait_for_child(started: Future[None]) -> None:
     """Until the retrieval process has answered once; if it failed, the worker searches in its threads."""
     with suppress(Exception):  # RetrievalProcess logged why
         await asyncio.wrap_future(started)

@@ -107,11 +107,11 @@ class RetrievalThreads:
     """Searches on a small pool of threads in this process."""
 
     def __init__(self, retriever: Retriever, threads: int) -> None:
-        self._retriever = retriever
+        self.retriever = retriever
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pufa-retrieval")
 
     def submit(self, question: str) -> Future[Retrieval]:
-        return self._pool.submit(retrieve, self._retriever, question)
+        return self._pool.submit(retrieve, self.retriever, question)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -23,14 +23,22 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
 from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
 
 from bot.consult import Retrieval, RetrievalThreads, describe_error, retrieve
 from bot.settings import Settings
-from indexing.retrieval import Retriever
+from indexing.retrieval import Hit, Retriever
+from knowledge.corpus import Corpus
 
 log = logging.getLogger(__name__)
 WARM_QUESTION = "借钱不还怎么办"  # the first search loads jieba's dictionary: paid before villagers wait
-_READY = -1  # the id of the child's first message: loaded (WARM_QUESTION's retrieval) or why not
+_READY = -1  # the id of the child's first message: loaded, or why not
+# A hit as sent back: (law, number, score, retrievers, chunk_id, dense_score, bm25_score, dense_margin).
+# The worker has the articles: pickling their text and the dataclasses took ten times as long (0.3 ms).
+PackedHit = tuple[str, int, float, tuple[str, ...], str, float | None, float | None, float | None]
+Packed = tuple[tuple[PackedHit, ...], np.ndarray, float]
 
 
 class RetrievalProcessDied(RuntimeError):
@@ -51,7 +59,8 @@ def _serve(conn: Connection, settings: Settings) -> None:
     threadpool_limits(limits=1, user_api="blas")  # one question's products are too small to share
     try:
         retriever = open_retriever(settings, answering_only=True)
-        conn.send((_READY, True, retrieve(retriever, WARM_QUESTION)))
+        retrieve(retriever, WARM_QUESTION)
+        conn.send((_READY, True, None))
     except Exception as exc:  # noqa: BLE001 - reported to the worker, which stays on its threads
         conn.send((_READY, False, describe_error(exc)))
         return
@@ -70,11 +79,31 @@ def _search_until_told(conn: Connection, retriever: Retriever) -> None:
             return
         number, question = message
         try:
-            reply: tuple[int, bool, object] = (number, True, retrieve(retriever, question))
+            reply: tuple[int, bool, object] = (number, True, _pack(retrieve(retriever, question)))
         except Exception as exc:  # noqa: BLE001 - the worker logs it and sends the fallback
             # Not the exception itself: its message may quote the question.
             reply = (number, False, describe_error(exc))
         conn.send(reply)
+
+
+def _pack(found: Retrieval) -> Packed:
+    hits = tuple((h.article.law, h.article.number, h.score, h.retrievers, h.chunk_id, h.dense_score,
+                  h.bm25_score, h.dense_margin) for h in found.hits)  # fmt: skip
+    return hits, found.vector, found.legal
+
+
+def _unpack(packed: Packed, corpus: Corpus) -> Retrieval:
+    hits, vector, legal = packed
+    return Retrieval(hits=tuple(_hit(packed_hit, corpus) for packed_hit in hits), vector=vector, legal=legal)
+
+
+def _hit(packed: PackedHit, corpus: Corpus) -> Hit:
+    law, number, score, retrievers, chunk_id, dense_score, bm25_score, dense_margin = packed
+    article = corpus.get(law, number)
+    if article is None:
+        raise LookupError("the retrieval process found an article the worker does not have")
+    return Hit(article=article, score=score, retrievers=retrievers, chunk_id=chunk_id,
+               dense_score=dense_score, bm25_score=bm25_score, dense_margin=dense_margin)  # fmt: skip
 
 
 class _Child:
@@ -82,17 +111,20 @@ class _Child:
     reader thread. (ProcessPoolExecutor took three thread hand-offs more a question in the worker: its
     manager thread and its queue's feeder thread, each waiting for the worker's busy GIL.)"""
 
-    def __init__(self, settings: Settings, on_exit: Callable[[_Child], None]) -> None:
+    def __init__(self, settings: Settings, on_exit: Callable[[_Child], None],
+                 corpus: Callable[[], Corpus]) -> None:  # fmt: skip
+        """`corpus`: the worker's statutes, for the articles of the hits."""
         context = multiprocessing.get_context("spawn")  # shares no locks or OpenMP state with the worker
         self._conn, theirs = context.Pipe()
         self.process = context.Process(target=_serve, args=(theirs, settings),
                                        name="pufa-retrieval", daemon=True)  # fmt: skip
         self.process.start()
         theirs.close()
-        self.ready: Future[Retrieval] = Future()
+        self.ready: Future[None] = Future()
         self._on_exit = on_exit
+        self._corpus = corpus
         self._numbers = itertools.count()
-        self._waiting: dict[int, Future[Retrieval]] = {_READY: self.ready}
+        self._waiting: dict[int, Future[Any]] = {_READY: self.ready}
         self._lock = threading.Lock()
         self._ended = False
         threading.Thread(target=self._read, name="pufa-retrieval-reader", daemon=True).start()
@@ -129,10 +161,13 @@ class _Child:
             future = self._waiting.pop(number, None)
             if future is None or not future.set_running_or_notify_cancel():  # given up at its deadline
                 continue
-            if ok:
-                future.set_result(value)
-            else:
+            if not ok:
                 future.set_exception(RuntimeError(f"in the retrieval process: {value}"))
+                continue
+            try:
+                future.set_result(value if number == _READY else _unpack(value, self._corpus()))
+            except Exception as exc:  # noqa: BLE001 - the asker logs it and sends the fallback
+                future.set_exception(exc)
         self._end()
 
     def _end(self) -> None:
@@ -160,7 +195,7 @@ class RetrievalProcess:
         self._child: _Child | None = None
         self._closed = False
 
-    def start(self) -> Future[Retrieval]:
+    def start(self) -> Future[None]:
         """Spawn the child; the returned future is done when it has loaded the index and answered once."""
         with self._lock:
             return self._start()
@@ -190,13 +225,18 @@ class RetrievalProcess:
         if self.fallback is not None:
             self.fallback.close()
 
-    def _start(self) -> Future[Retrieval]:
-        child = _Child(self._settings, on_exit=self._restart)
+    def _start(self) -> Future[None]:
+        child = _Child(self._settings, on_exit=self._restart, corpus=self._corpus)
         self._child = child
         child.ready.add_done_callback(self._started)
         return child.ready
 
-    def _started(self, ready: Future[Retrieval]) -> None:
+    def _corpus(self) -> Corpus:
+        if self.fallback is None:
+            raise RuntimeError("set the retrieval threads before the first question")
+        return self.fallback.retriever.corpus
+
+    def _started(self, ready: Future[None]) -> None:
         error = ready.exception()
         if error is None:
             log.info("retrieval process ready")
