@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -138,7 +139,9 @@ class Retriever:
         cited = set(direct)
         order = [(key, DIRECT_SCORE) for key in direct] + [(key, sc) for key, sc in fused if key not in cited]
         top = {name: set(ranking[: self.candidates]) for name, ranking in rankings.items()}
-        cosines = self.vectors.cosines(query) if query is not None else None
+        # The articles that can reach the hits: the re-ranker only reorders the first DEPTH after the cited.
+        reach = order[: max(k, len(cited) + DEPTH)]
+        cosines = self.vectors.cosines(query, self._rows_of_all(reach)) if query is not None else None
         seen = _Seen(query=query, cosines=cosines, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited)
         if mode == "hybrid" and self.reranker is not None:
             order = self._reranked(order, seen, rankings, frozenset(words), frozenset(typed_words))
@@ -235,6 +238,9 @@ class Retriever:
                    chunk_id=self.chunks[best_row].id, dense_score=dense_score, bm25_score=bm25_score,
                    dense_margin=dense_margin)
 
+    def _rows_of_all(self, scored: list[tuple[str, float]]) -> np.ndarray:
+        return np.fromiter(chain.from_iterable(self._rows_of[key] for key, _ in scored), dtype=np.int64)
+
     def _dense_best_row(self, key: str, seen: _Seen) -> int | None:
         """The article's chunk closest to the question, for articles dense search did not rank."""
         if seen.cosines is None:
@@ -248,7 +254,7 @@ class _Seen:
     """What each retriever saw for one question, shared by that question's hits."""
 
     query: np.ndarray | None  # the question's embedding (None in bm25 mode)
-    cosines: np.ndarray | None  # its cosine with every chunk (None in bm25 mode)
+    cosines: np.ndarray | None  # its cosine with the chunks of the articles that can be hits (bm25: None)
     bm25: ArticleScores
     dense: ArticleScores
     bank: _BankSeen

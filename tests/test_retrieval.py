@@ -6,6 +6,7 @@ import pytest
 from indexing.keyword_index import tokenize
 from indexing.query import expand_question
 from indexing.question_bank import NEIGHBOURS, TEMPERATURE
+from indexing.rerank import DEPTH
 from indexing.retrieval import Retriever, _question_words
 
 CIVIL = "中华人民共和国民法典"
@@ -104,6 +105,17 @@ def test_hybrid_hits_carry_both_scores(mini_retriever: Retriever) -> None:
     assert hits and all(h.dense_score is not None for h in hits)
     assert any(h.bm25_score for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize("k", [5, 80])  # 80: beyond the cited and the re-ranked, into the fused tail
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bank"])
+def test_every_hit_has_a_real_cosine(mini_retriever: Retriever, mode: str, k: int) -> None:
+    """Cosines are computed only for the articles that can become hits: none may be left out (NaN)."""
+    hits = mini_retriever.search("依照《民法典》第1067条，哥哥不给养老钱怎么办", k=k, mode=mode)
+    assert hits
+    if k > DEPTH and mode == "hybrid":
+        assert len(hits) > DEPTH + 1  # past the cited article and the re-ranked ones
+    assert all(h.dense_score is not None and np.isfinite([h.dense_score, h.dense_margin]).all() for h in hits)
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])

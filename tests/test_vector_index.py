@@ -36,12 +36,14 @@ def test_k_larger_than_index_and_empty_index() -> None:
     assert len(empty.search(np.ones(3, dtype=np.float32), 5)[1]) == 0
 
 
-def test_cosines_are_with_every_row(vectors: np.ndarray) -> None:
+def test_cosines_are_with_the_rows_asked_for_and_nan_elsewhere(vectors: np.ndarray) -> None:
     q = vectors[5]
-    cosines = VectorIndex(vectors).cosines(q)
+    cosines = VectorIndex(vectors).cosines(q, np.array([9, 5, 120]))
     assert cosines.shape == (len(vectors),)
     assert cosines[5] == pytest.approx(1.0, abs=1e-5)
     assert cosines[9] == pytest.approx(float(vectors[9] @ q), abs=1e-6)
+    assert cosines[120] == pytest.approx(float(vectors[120] @ q), abs=1e-6)
+    assert np.isnan(np.delete(cosines, [5, 9, 120])).all()
 
 
 def test_penalties_shift_the_ranking_but_not_the_cosines(vectors: np.ndarray) -> None:
@@ -52,7 +54,7 @@ def test_penalties_shift_the_ranking_but_not_the_cosines(vectors: np.ndarray) ->
     corrected = vectors @ q - penalties
     assert list(rows) == list(np.argsort(-corrected)[:10])
     np.testing.assert_allclose(scores, corrected[rows], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(index.cosines(q)[rows], vectors[rows] @ q, atol=1e-6)
+    np.testing.assert_allclose(index.cosines(q, rows)[rows], vectors[rows] @ q, atol=1e-6)
 
 
 def test_refuses_penalties_of_the_wrong_length(vectors: np.ndarray) -> None:
