@@ -45,7 +45,7 @@ def township_from_settings(settings: Settings) -> Township:
 
 
 def _load_retriever(settings: Settings) -> Retriever:
-    from bot.pipeline import open_retriever  # imports the model stack: only when the app must load it
+    from bot.pipeline import open_retriever  # imports the index stack: only when the app must load it
 
     retriever = open_retriever(settings, answering_only=True)
     # The first search loads jieba's dictionary and warms the encoder (~0.7 s): pay it now,

@@ -3,9 +3,9 @@
 Under load a worker is GIL-bound: its event loop, record writer and retrieval threads take turns at one
 lock while the other core idles, and every NumPy call that lets go of the lock waits to get it back
 behind them. A child process of its own (spawned, so it shares no locks or OpenMP state with the worker)
-loads the same index and searches for each question: the question goes in; the hits, the question's vector and
-its on-topic probability come back (a few KB, pickled). The worker composes the answer, or takes a
-curated one, which it reads from the database.
+loads the same index and searches for each question: the question goes in; the hits, the question's
+vector and its on-topic probability come back (a few KB, pickled). The worker composes the answer, or
+takes a curated one, which it reads from the database.
 
 When the child dies (killed, out of memory) the worker answers in its own threads, as without a child,
 while a new child starts; a child that cannot start at all leaves the worker on its threads.
