@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from threadpoolctl import threadpool_limits
 
 from bot import console, health, retention, simulator, webhook
 from bot.consult import Consultant, RetrievalThreads, describe_error, retrieval_threads
@@ -28,6 +27,7 @@ from bot.spool import Spool
 from bot.township import Township
 from bot.wechat_crypto import Envelope
 from indexing.retrieval import Retriever
+from indexing.vector_index import one_thread_per_search
 
 log = logging.getLogger(__name__)
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -101,9 +101,7 @@ def _exempt_from_full_collections() -> None:
 def _lifespan(settings: Settings, retriever: Retriever | None, single_process: bool) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # One question's matrix products are too small to share between threads, and every core is
-        # busy with other requests: threaded BLAS only spun (1.7 → 0.8 cores per 100 requests/s).
-        threadpool_limits(limits=1, user_api="blas")
+        one_thread_per_search()
         # Started first, so that the child loads the index while this process does.
         child = RetrievalProcess(settings) if settings.retrieval_process else None
         child_started = child.start() if child is not None else None

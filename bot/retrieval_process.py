@@ -51,12 +51,11 @@ def _serve(conn: Connection, settings: Settings) -> None:
     It ends on None, or when the pipe closes because the worker ended, even by SIGKILL: the child holds
     only its own end of the pipe.
     """
-    from threadpoolctl import threadpool_limits
-
     from bot.pipeline import open_retriever
+    from indexing.vector_index import one_thread_per_search
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the worker ends us
-    threadpool_limits(limits=1, user_api="blas")  # one question's products are too small to share
+    one_thread_per_search()
     try:
         retriever = open_retriever(settings, answering_only=True)
         retrieve(retriever, WARM_QUESTION)

@@ -127,12 +127,12 @@ class Retriever:
         if mode != "bm25":
             query = query_vector if query_vector is not None else self.embedder.encode_query(expanded)
         dense = self._dense_ranking(query) if query is not None and mode != "bank" else {}
-        bank = self._bank_matches(query) if query is not None and mode in ("hybrid", "bank") else _NO_BANK
-        rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank.matches)}
+        bank = self._bank_matches(query) if query is not None and mode in ("hybrid", "bank") else {}
+        rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank)}
         if mode == "hybrid":
             fused = reciprocal_rank_fusion([rankings[name] for name in FUSED], weights=FUSION_WEIGHTS)
         elif mode == "bank":
-            fused = [(key, match.share) for key, match in bank.matches.items()]
+            fused = [(key, match.share) for key, match in bank.items()]
         else:
             fused = [(key, (bm25 or dense)[key][0]) for key in rankings[mode]]
         direct = self._direct(question)
@@ -163,8 +163,9 @@ class Retriever:
         margins = cosines - self.vectors.penalties[rows]
         ranks = {name: {key: rank for rank, key in enumerate(ranking)} for name, ranking in rankings.items()}
         context = _Words(expanded=words, typed=typed_words)
+        bank_cosines = self._bank_cosines(seen, [key for key, _ in head])
         signals = [
-            self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, context)
+            self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, context, bank_cosines)
             for (key, fused_score), cosine, margin in zip(head, cosines, margins, strict=True)
         ]
         scores = self.reranker.scores(feature_matrix(signals))
@@ -172,32 +173,34 @@ class Retriever:
         return cited + reranked + [(key, 0.0) for key, _ in tail]
 
     def _signals(self, key: str, fused: float, cosine: float, margin: float, seen: _Seen,
-                 ranks: dict[str, dict[str, int]], words: _Words) -> Signals:  # fmt: skip
+                 ranks: dict[str, dict[str, int]], words: _Words,
+                 bank_cosines: dict[str, float]) -> Signals:  # fmt: skip
         article, terms = self._articles[key], self._terms_of[key]
-        bank_match = seen.bank.matches.get(key)
-        bank_cosine = bank_match.cosine if bank_match else self._bank_cosine(seen.bank, key)
+        bank_match = seen.bank.get(key)
         bank_share = bank_match.share if bank_match else 0.0
         return Signals(
             fused=fused, dense=cosine, margin=margin, bm25=seen.bm25[key][0] if key in seen.bm25 else 0.0,
             bm25_rank=ranks["bm25"].get(key), dense_rank=ranks["dense"].get(key),
             bank_share=None if self.bank is None else bank_share,
-            bank_cosine=bank_cosine, bank_rank=ranks["bank"].get(key),
+            bank_cosine=bank_cosines.get(key), bank_rank=ranks["bank"].get(key),
             coverage=overlap(words.expanded, terms), raw_coverage=overlap(words.typed, terms),
             title_overlap=overlap(words.expanded, self._title_words[article.path]),
             length=self._length_of[key],
         )  # fmt: skip
 
-    def _bank_matches(self, query: np.ndarray) -> _BankSeen:
-        if self.bank is None or not len(self.bank):
-            return _NO_BANK
-        cosines = self.bank.cosines(query)
-        return _BankSeen(cosines=cosines, matches=self.bank.matches(cosines, self.candidates))
+    def _bank_matches(self, query: np.ndarray) -> dict[str, BankMatch]:
+        if self.bank is None:
+            return {}
+        return self.bank.matches(self.bank.nearest(query), self.candidates)
 
-    def _bank_cosine(self, seen: _BankSeen, key: str) -> float | None:
-        """The closest written question's cosine for an article outside the bank's own ranking."""
-        if self.bank is None or seen.cosines is None:
-            return None
-        return self.bank.best_cosine(seen.cosines, key)
+    def _bank_cosines(self, seen: _Seen, keys: list[str]) -> dict[str, float]:
+        """Each article's closest written question's cosine: from the bank's matches, else computed. An
+        article without written questions is left out."""
+        if self.bank is None or seen.query is None:
+            return {}
+        matches = seen.bank
+        found = {key: matches[key].cosine for key in keys if key in matches}
+        return found | self.bank.best_cosines(seen.query, [key for key in keys if key not in matches])
 
     def _direct(self, question: str) -> list[str]:
         """Keys of the articles the question cites itself (《民法典》第1079条), ahead of everything else."""
@@ -257,20 +260,9 @@ class _Seen:
     cosines: np.ndarray | None  # its cosine with the chunks of the articles that can be hits (bm25: None)
     bm25: ArticleScores
     dense: ArticleScores
-    bank: _BankSeen
+    bank: dict[str, BankMatch]  # the question bank's articles, best first
     top: dict[str, set[str]]  # retriever → the article keys it contributed to fusion
     direct: set[str]  # articles the question cites itself
-
-
-@dataclass(frozen=True, slots=True)
-class _BankSeen:
-    """The question bank's view of one question: cosines with every written question, best articles."""
-
-    cosines: np.ndarray | None
-    matches: dict[str, BankMatch]  # best first
-
-
-_NO_BANK = _BankSeen(cosines=None, matches={})
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import pytest
 
 from indexing.question_bank import (
     DEFAULT_QUESTIONS,
+    NEIGHBOURS,
     QuestionBank,
     QuestionFileError,
     WrittenQuestion,
@@ -32,32 +33,51 @@ def _bank() -> QuestionBank:
 
 
 def test_articles_are_ranked_by_their_share_of_the_nearest_questions() -> None:
-    bank = _bank()
-    cosines = bank.cosines(_unit(1, 0.05, 0))
-    matches = bank.matches(cosines, limit=10)
+    bank, query = _bank(), _unit(1, 0.05, 0)
+    nearest = bank.nearest(query)
+    matches = bank.matches(nearest, limit=10)
     assert list(matches) == [LOAN, GIFT, LEASE]
     assert sum(m.share for m in matches.values()) == pytest.approx(1.0)
-    assert matches[LOAN].row == 0 and matches[LOAN].cosine == pytest.approx(float(cosines[0]))
+    assert matches[LOAN].row == 0 and matches[LOAN].cosine == pytest.approx(float(bank.vectors[0] @ query))
     assert matches[GIFT].row == 2  # its closest written question, not its first
-    assert list(bank.matches(cosines, limit=1)) == [LOAN]
+    assert list(bank.matches(nearest, limit=1)) == [LOAN]
 
 
 def test_two_close_questions_outweigh_one_slightly_closer() -> None:
     vectors = np.stack([_unit(1, 0.02, 0), _unit(1, 0.03, 0), _unit(1, 0, 0)])
     bank = QuestionBank(vectors, [LOAN, LOAN, GIFT], ["a", "b", "c"])
-    assert list(bank.matches(bank.cosines(_unit(1, 0, 0)), limit=2)) == [LOAN, GIFT]
+    assert list(bank.matches(bank.nearest(_unit(1, 0, 0)), limit=2)) == [LOAN, GIFT]
 
 
-def test_best_cosine_is_over_the_articles_own_questions() -> None:
-    bank = _bank()
-    cosines = bank.cosines(_unit(0, 0, 1))
-    assert bank.best_cosine(cosines, GIFT) == pytest.approx(float(max(cosines[2], cosines[3])))
-    assert bank.best_cosine(cosines, "宪法:1") is None
+def test_the_nearest_questions_and_their_cosines_are_those_of_the_full_vectors() -> None:
+    """The half-precision scan only shortlists: which neighbours, in which order and with which cosines
+    comes from the float32 vectors, so near-ties beyond half precision still rank right."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(NEIGHBOURS * 3, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    bank = QuestionBank(vectors, [f"民法典:{i}" for i in range(len(vectors))], ["q"] * len(vectors))
+    for query in vectors[:20] + rng.normal(scale=0.3, size=(20, 16)).astype(np.float32):
+        exact = vectors @ query
+        expected = np.lexsort((np.arange(len(exact)), -exact))[:NEIGHBOURS]
+        rows, cosines = bank.nearest(query)
+        assert rows.tolist() == expected.tolist()
+        np.testing.assert_array_equal(cosines, exact[expected])
+
+
+def test_best_cosines_are_over_each_articles_own_questions() -> None:
+    bank, query = _bank(), _unit(0, 0.3, 1)
+    cosines = bank.vectors @ query
+    best = bank.best_cosines(query, [LEASE, "宪法:1", GIFT, LOAN])
+    assert list(best) == [LEASE, GIFT, LOAN]  # an article without written questions is left out
+    assert best[GIFT] == pytest.approx(float(max(cosines[2], cosines[3])))
+    assert best[LOAN] == pytest.approx(float(max(cosines[0], cosines[1])))
+    assert best[LEASE] == pytest.approx(float(cosines[4]))
+    assert bank.best_cosines(query, []) == {}
 
 
 def test_an_empty_bank_matches_nothing() -> None:
     bank = QuestionBank(np.empty((0, 3), dtype=np.float32), [], [])
-    assert bank.matches(np.empty(0, dtype=np.float32), limit=5) == {}
+    assert bank.matches(bank.nearest(_unit(1, 0, 0)), limit=5) == {}
 
 
 def test_rows_must_agree() -> None:
