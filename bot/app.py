@@ -103,7 +103,7 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         one_thread_per_search()
         # Started first, so that the child loads the index while this process does.
-        child = RetrievalProcess(settings) if settings.retrieval_process else None
+        child = RetrievalProcess(settings, shared=not single_process) if settings.retrieval_process else None
         child_started = child.start() if child is not None else None
         loaded = retriever if retriever is not None else await run_in_threadpool(_load_retriever, settings)
         engine = make_engine(settings.sqlalchemy_url)

@@ -7,6 +7,10 @@ loads the same index and searches for each question: the question goes in; the h
 vector and its on-topic probability come back (a few KB, pickled). The worker composes the answer, or
 takes a curated one, which it reads from the database.
 
+With PUFA_REDIS_URL the questions of all workers go to one queue there instead (bot/retrieval_queue.py),
+and each child takes the oldest, whichever worker asked it; the pipe then only says that the child is
+ready, and that either side has ended.
+
 When the child dies (killed, out of memory) the worker answers in its own threads, as without a child,
 while a new child starts; a child that cannot start at all leaves the worker on its threads.
 """
@@ -19,15 +23,18 @@ import logging
 import multiprocessing
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
 from multiprocessing.connection import Connection
 from typing import Any
 
-import numpy as np
+import redis
 
 from bot.consult import Retrieval, RetrievalThreads, describe_error, retrieve
+from bot.retrieval_queue import POLL_S, Packed, PackedHit, SharedQueue, pack
 from bot.settings import Settings
 from indexing.retrieval import Hit, Retriever
 from knowledge.corpus import Corpus
@@ -35,18 +42,19 @@ from knowledge.corpus import Corpus
 log = logging.getLogger(__name__)
 WARM_QUESTION = "借钱不还怎么办"  # the first search loads jieba's dictionary: paid before villagers wait
 _READY = -1  # the id of the child's first message: loaded, or why not
-# A hit as sent back: (law, number, score, retrievers, chunk_id, dense_score, bm25_score, dense_margin).
-# The worker has the articles: pickling their text and the dataclasses took ten times as long (0.3 ms).
-PackedHit = tuple[str, int, float, tuple[str, ...], str, float | None, float | None, float | None]
-Packed = tuple[tuple[PackedHit, ...], np.ndarray, float]
 
 
-class RetrievalProcessDied(RuntimeError):
+class RetrievalUnavailable(RuntimeError):
+    """No child can take this question: the worker searches it in its own threads."""
+
+
+class RetrievalProcessDied(RetrievalUnavailable):
     """The child ended (killed, out of memory) before it sent what it found for this question."""
 
 
-def _serve(conn: Connection, settings: Settings) -> None:
-    """The child: load the index as the worker does, then search each (id, question) until the pipe closes.
+def _serve(conn: Connection, settings: Settings, queue_key: str | None) -> None:
+    """The child: load the index as the worker does, then search each (id, question) from the pipe, or
+    from the shared queue named `queue_key`, until the pipe closes.
 
     It ends on None, or when the pipe closes because the worker ended, even by SIGKILL: the child holds
     only its own end of the pipe.
@@ -65,7 +73,11 @@ def _serve(conn: Connection, settings: Settings) -> None:
         return
     gc.collect()
     gc.freeze()  # what loading made lives as long as the child: keep it out of full collections
-    _search_until_told(conn, retriever)
+    queue = SharedQueue.for_settings(settings, queue_key) if queue_key else None
+    if queue is None:
+        _search_until_told(conn, retriever)
+    else:
+        _take_until_told(conn, retriever, queue)
 
 
 def _search_until_told(conn: Connection, retriever: Retriever) -> None:
@@ -77,18 +89,39 @@ def _search_until_told(conn: Connection, retriever: Retriever) -> None:
         if message is None:  # the worker shuts down
             return
         number, question = message
+        conn.send((number, *_search(retriever, question)))
+
+
+def _take_until_told(conn: Connection, retriever: Retriever, queue: SharedQueue) -> None:
+    """The oldest question of the shared queue, answered on its worker's answer list, until the pipe says
+    to stop (None) or closes (the worker is gone)."""
+    reachable = True
+    while not _told_to_stop(conn):
         try:
-            reply: tuple[int, bool, object] = (number, True, _pack(retrieve(retriever, question)))
-        except Exception as exc:  # noqa: BLE001 - the worker logs it and sends the fallback
-            # Not the exception itself: its message may quote the question.
-            reply = (number, False, describe_error(exc))
-        conn.send(reply)
+            taken = queue.take()
+            if taken is not None:
+                reply_key, number, question = taken
+                queue.answer(reply_key, number, *_search(retriever, question))
+            reachable = True
+        except redis.RedisError as exc:  # the workers search in their threads meanwhile
+            if reachable:
+                log.error("the shared retrieval queue is unreachable: %s", describe_error(exc))
+            reachable = False
+            time.sleep(POLL_S)
 
 
-def _pack(found: Retrieval) -> Packed:
-    hits = tuple((h.article.law, h.article.number, h.score, h.retrievers, h.chunk_id, h.dense_score,
-                  h.bm25_score, h.dense_margin) for h in found.hits)  # fmt: skip
-    return hits, found.vector, found.legal
+def _told_to_stop(conn: Connection) -> bool:
+    try:
+        return conn.poll() and conn.recv() is None
+    except (EOFError, OSError):  # the worker is gone
+        return True
+
+
+def _search(retriever: Retriever, question: str) -> tuple[bool, Packed | str]:
+    try:
+        return True, pack(retrieve(retriever, question))
+    except Exception as exc:  # noqa: BLE001 - the worker logs it and sends the fallback
+        return False, describe_error(exc)  # not the exception itself: its message may quote the question
 
 
 def _unpack(packed: Packed, corpus: Corpus) -> Retrieval:
@@ -106,16 +139,17 @@ def _hit(packed: PackedHit, corpus: Corpus) -> Hit:
 
 
 class _Child:
-    """One spawned child and its pipe: questions are written by the asking thread, retrievals read by one
-    reader thread. (ProcessPoolExecutor took three thread hand-offs more a question in the worker: its
-    manager thread and its queue's feeder thread, each waiting for the worker's busy GIL.)"""
+    """One spawned child and its pipe: questions are written by the asking thread (to the pipe or the shared
+    queue), retrievals read by one reader thread. (ProcessPoolExecutor took three thread hand-offs more a
+    question in the worker: its manager thread and its queue's feeder thread, each waiting for the worker's
+    busy GIL.)"""
 
     def __init__(self, settings: Settings, on_exit: Callable[[_Child], None],
-                 corpus: Callable[[], Corpus]) -> None:  # fmt: skip
+                 corpus: Callable[[], Corpus], queue: SharedQueue | None) -> None:  # fmt: skip
         """`corpus`: the worker's statutes, for the articles of the hits."""
         context = multiprocessing.get_context("spawn")  # shares no locks or OpenMP state with the worker
         self._conn, theirs = context.Pipe()
-        self.process = context.Process(target=_serve, args=(theirs, settings),
+        self.process = context.Process(target=_serve, args=(theirs, settings, queue and queue.key),
                                        name="pufa-retrieval", daemon=True)  # fmt: skip
         self.process.start()
         theirs.close()
@@ -126,20 +160,32 @@ class _Child:
         self._waiting: dict[int, Future[Any]] = {_READY: self.ready}
         self._lock = threading.Lock()
         self._ended = False
+        self._queue = queue
+        self._reply_key = queue.reply_key(uuid.uuid4().hex) if queue is not None else ""
         threading.Thread(target=self._read, name="pufa-retrieval-reader", daemon=True).start()
+        if queue is not None:
+            threading.Thread(target=self._read_answers, name="pufa-retrieval-answers", daemon=True).start()
 
     def submit(self, question: str) -> Future[Retrieval]:
         future: Future[Retrieval] = Future()
+        queue = self._queue
         with self._lock:
             if self._ended:
                 raise RetrievalProcessDied("the retrieval process has ended")
             number = next(self._numbers)
             self._waiting[number] = future
-            try:
-                self._conn.send((number, question))
-            except OSError as exc:  # it died; the reader has not seen it yet
-                del self._waiting[number]
-                raise RetrievalProcessDied("the retrieval process has ended") from exc
+            if queue is None:
+                try:
+                    self._conn.send((number, question))
+                except OSError as exc:  # it died; the reader has not seen it yet
+                    del self._waiting[number]
+                    raise RetrievalProcessDied("the retrieval process has ended") from exc
+                return future
+        try:
+            queue.put(self._reply_key, number, question)
+        except redis.RedisError as exc:
+            self._waiting.pop(number, None)
+            raise RetrievalUnavailable(f"the retrieval queue is unreachable: {describe_error(exc)}") from exc
         return future
 
     def stop(self) -> None:
@@ -156,18 +202,33 @@ class _Child:
                 number, ok, value = self._conn.recv()
             except (EOFError, OSError):
                 break
-            # Without the lock: an asker holding it may be blocked writing to a child blocked writing to us.
-            future = self._waiting.pop(number, None)
-            if future is None or not future.set_running_or_notify_cancel():  # given up at its deadline
-                continue
-            if not ok:
-                future.set_exception(RuntimeError(f"in the retrieval process: {value}"))
-                continue
-            try:
-                future.set_result(value if number == _READY else _unpack(value, self._corpus()))
-            except Exception as exc:  # noqa: BLE001 - the asker logs it and sends the fallback
-                future.set_exception(exc)
+            self._deliver(number, ok, value)
         self._end()
+
+    def _read_answers(self) -> None:
+        """The answers on this worker's list of the shared queue, whichever child found them."""
+        assert self._queue is not None
+        while not self._ended:
+            try:
+                answer = self._queue.answer_for(self._reply_key)
+            except redis.RedisError:  # the askers fall back at their deadlines; `submit` says why
+                time.sleep(POLL_S)
+                continue
+            if answer is not None:
+                self._deliver(*answer)
+
+    def _deliver(self, number: int, ok: bool, value: Any) -> None:
+        # Without the lock: an asker holding it may be blocked writing to a child blocked writing to us.
+        future = self._waiting.pop(number, None)
+        if future is None or not future.set_running_or_notify_cancel():  # given up at its deadline
+            return
+        if not ok:
+            future.set_exception(RuntimeError(f"in the retrieval process: {value}"))
+            return
+        try:
+            future.set_result(value if number == _READY else _unpack(value, self._corpus()))
+        except Exception as exc:  # noqa: BLE001 - the asker logs it and sends the fallback
+            future.set_exception(exc)
 
     def _end(self) -> None:
         with self._lock:
@@ -183,16 +244,20 @@ class _Child:
 
 
 class RetrievalProcess:
-    """Searches in one child process; in `fallback` (this process's threads) while the child is starting
-    or after it failed. Set `fallback` before the first `submit`: the worker starts the child first, so that
-    both load at once."""
+    """Searches in one child process (or, with Redis, in whichever child of any worker is free); in
+    `fallback` (this process's threads) while the child is starting or after it failed, or Redis is down.
+    Set `fallback` before the first `submit`: the worker starts the child first, so that both load at
+    once."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, shared: bool = True) -> None:
+        """`shared`: put the questions on the shared queue when there is Redis (no use for a single worker:
+        a queue of its own costs less)."""
         self._settings = settings
         self.fallback: RetrievalThreads | None = None
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self._closed = False
+        self._queue = SharedQueue.for_settings(settings) if shared else None  # None: through the child's pipe
 
     def start(self) -> Future[None]:
         """Spawn the child; the returned future is done when it has loaded the index and answered once."""
@@ -210,7 +275,7 @@ class RetrievalProcess:
         if child is not None and self.in_child:
             try:
                 return child.submit(question)
-            except RetrievalProcessDied:  # it ended a moment ago: its reader restarts it
+            except RetrievalUnavailable:  # it ended a moment ago (its reader restarts it), or Redis is down
                 pass
         if self.fallback is None:
             raise RuntimeError("no retrieval threads to search in while the retrieval process starts")
@@ -223,9 +288,11 @@ class RetrievalProcess:
                 self._child.stop()
         if self.fallback is not None:
             self.fallback.close()
+        if self._queue is not None:
+            self._queue.close()
 
     def _start(self) -> Future[None]:
-        child = _Child(self._settings, on_exit=self._restart, corpus=self._corpus)
+        child = _Child(self._settings, on_exit=self._restart, corpus=self._corpus, queue=self._queue)
         self._child = child
         child.ready.add_done_callback(self._started)
         return child.ready

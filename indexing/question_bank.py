@@ -181,6 +181,7 @@ class QuestionBank:
 
 
 def _half_precision_index(vectors: np.ndarray) -> faiss.Index:
-    index = faiss.IndexScalarQuantizer(vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    kind, metric = faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+    index = faiss.IndexScalarQuantizer(vectors.shape[1], kind, metric)
     index.add(vectors)
     return index

@@ -1,5 +1,6 @@
 """retrieval_process: what a real spawned child finds equals what the worker finds itself; a child that
-dies or cannot start leaves the worker answering in its threads; closing ends the child."""
+dies or cannot start leaves the worker answering in its threads; closing ends the child. With Redis, any
+worker's child answers from the shared queue, and an unreachable Redis leaves the worker on its threads."""
 
 from __future__ import annotations
 
@@ -9,18 +10,21 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
 
 from bot.consult import Retrieval, RetrievalThreads, retrieve
 from bot.retrieval_process import RetrievalProcess, RetrievalProcessDied
+from bot.retrieval_queue import SharedQueue, pack
 from bot.settings import Settings
 from indexing.build import load_retriever
 from indexing.embedder import Embedder
 from indexing.retrieval import Retriever
 from knowledge.corpus import load_corpus
 from tests.fixtures.serve import MEDIATION_LAW
+from tests.fixtures.web import free_port
 
 QUESTIONS = ("邻居吵架了，村里的调解员能帮忙调解吗", "调解协议签了以后对方不履行怎么办", "人民调解要交钱吗")
 START_S = 240.0  # a spawned child imports the model stack and loads the index: slow on a busy CI machine
@@ -126,3 +130,68 @@ def test_closing_ends_the_child(child: RetrievalProcess) -> None:
     (pid,) = _child_pids()
     child.close()
     _wait_for(lambda: pid not in _child_pids(), 30)
+
+
+class _CountingThreads(RetrievalThreads):
+    """The worker's own threads, counting the questions that fell back to them."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        super().__init__(retriever, threads=1)
+        self.asked = 0
+
+    def submit(self, question: str) -> Future[Retrieval]:
+        self.asked += 1
+        return super().submit(question)
+
+
+def test_with_redis_the_child_answers_any_workers_questions(
+    mediation_data_dir: Path, mediation_retriever: Retriever, redis_url: str
+) -> None:
+    """Questions go to the deployment's queue: this worker's are answered there, and so is a question another
+    worker put there, on that worker's own answer list, to the last bit as the worker would find it."""
+    settings = _settings(mediation_data_dir, redis_url=redis_url)
+    before = _child_pids()
+    process = RetrievalProcess(settings)
+    threads = _CountingThreads(mediation_retriever)
+    other = SharedQueue.for_settings(settings)
+    assert other is not None
+    try:
+        started = process.start()
+        process.fallback = threads
+        started.result(timeout=START_S)
+        for question in QUESTIONS[:2]:
+            _same(process.submit(question).result(timeout=30), retrieve(mediation_retriever, question))
+        assert threads.asked == 0
+        reply_key = other.reply_key("another-worker")
+        other.put(reply_key, 7, QUESTIONS[2])
+        for _ in range(30):  # each wait is up to POLL_S
+            if (answer := other.answer_for(reply_key)) is not None:
+                break
+        assert answer is not None
+        number, found, packed = answer
+        expected = pack(retrieve(mediation_retriever, QUESTIONS[2]))
+        assert (number, found) == (7, True) and packed[0] == expected[0] and packed[2] == expected[2]
+        assert packed[1].tolist() == expected[1].tolist()
+    finally:
+        process.close()
+        other.close()
+    _wait_for(lambda: _child_pids() == before, 30)
+
+
+def test_with_redis_unreachable_the_worker_answers_in_its_threads(
+    mediation_data_dir: Path, mediation_retriever: Retriever
+) -> None:
+    closed = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    before = _child_pids()
+    process = RetrievalProcess(_settings(mediation_data_dir, redis_url=closed))
+    threads = _CountingThreads(mediation_retriever)
+    try:
+        started = process.start()
+        process.fallback = threads
+        started.result(timeout=START_S)
+        assert process.in_child
+        _same(process.submit(QUESTIONS[0]).result(timeout=30), retrieve(mediation_retriever, QUESTIONS[0]))
+        assert threads.asked == 1
+    finally:
+        process.close()
+    _wait_for(lambda: _child_pids() == before, 30)  # the child, waiting for Redis, still hears the stop
