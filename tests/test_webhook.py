@@ -383,6 +383,23 @@ def test_logs_hold_neither_openid_nor_question(wechat: FakeWeChat, live_server: 
     assert pseudonymize(openid, secret_key=TEST_SECRET_KEY)[:16] in logs
 
 
+def test_a_bug_after_the_dialogue_is_a_500_logged_by_type_only(
+    wechat: FakeWeChat, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pushes skip FastAPI's middleware (bot.app.PufaApp), so the webhook answers an unexpected failure
+    itself: WeChat then retries, and the retry gets the stored reply."""
+    question = "宅基地被占了怎么办"
+
+    def broken(**_: object) -> str:
+        raise RuntimeError(f"rendering {question}")
+
+    monkeypatch.setattr("bot.webhook.render_text_reply", broken)
+    answer = wechat.ask(new_openid(), question)
+    assert (answer.status, answer.body) == (500, "Internal Server Error")
+    logs = live_server.logs()
+    assert "push failed: RuntimeError at" in logs and question not in logs
+
+
 # --- Servers with other settings --------------------------------------------------------------------------
 
 
