@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-
 from starlette.types import Receive, Scope, Send
 
 from bot import console, health, retention, simulator, webhook
