@@ -1,7 +1,8 @@
 """Shared state in Redis (PUFA_REDIS_URL): the same contract as bot/shared_db.py, with Redis expiry.
 
 Keys live under "pufa:<township>:". A turn has a lease key (SET NX PX: it expires by itself when its
-worker dies) and a reply key kept an hour; the rate limit counts fixed minutes with INCR.
+worker dies) and a reply key kept an hour, both read or taken by one Lua script; the rate limit counts
+fixed minutes with INCR.
 """
 
 from __future__ import annotations
@@ -13,6 +14,14 @@ import redis
 
 from bot.shared_state import OWNED, PENDING, RATE_WINDOW_S, TURN_KEEP_S, Claim, Clock, sliding_count
 
+# A turn's claim in one round trip, atomic: the stored reply, else 1 when the lease was ours to take, else 0
+# (another worker holds it). Three round trips before, with a re-read for a reply stored between them.
+_CLAIM = """
+local reply = redis.call('GET', KEYS[1])
+if reply then return reply end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
 SOCKET_TIMEOUT_S = 1.0  # a stalled Redis must cost little of the 5 s reply budget (memory takes over)
 
 
@@ -23,6 +32,7 @@ class RedisState:
         self._redis = client
         self._prefix = f"pufa:{namespace}:"
         self._clock = clock
+        self._claim = client.register_script(_CLAIM)
 
     @classmethod
     def from_url(cls, url: str, *, namespace: str, clock: Clock = time.time) -> RedisState:
@@ -38,18 +48,14 @@ class RedisState:
         return self._prefix + ":".join(str(p) for p in parts)
 
     def claim(self, key: str, *, lease_s: float) -> Claim:
-        reply_key = self._key("turn", key, "reply")
-        if (reply := self._get(reply_key)) is not None:
-            return Claim(owned=False, reply=reply)
-        if not self._redis.set(self._key("turn", key, "lease"), "1", nx=True, px=int(lease_s * 1000)):
-            return PENDING
-        # The owner may have stored its reply and dropped its lease between our two calls.
-        if (reply := self._get(reply_key)) is not None:
-            return Claim(owned=False, reply=reply)
-        return OWNED
+        reply = self._claim(keys=[self._key("turn", key, "reply"), self._key("turn", key, "lease")],
+                            args=[int(lease_s * 1000)])  # fmt: skip
+        if reply == 1:
+            return OWNED
+        return PENDING if reply == 0 else Claim(owned=False, reply=str(reply))
 
     def finish(self, key: str, reply: str) -> None:
-        pipe = self._redis.pipeline()
+        pipe = self._redis.pipeline(transaction=False)  # the reply and the lease are separate facts
         pipe.set(self._key("turn", key, "reply"), reply, ex=TURN_KEEP_S, nx=True)  # the first reply stands
         pipe.delete(self._key("turn", key, "lease"))
         pipe.execute()
@@ -58,7 +64,7 @@ class RedisState:
         now = self._clock()
         window = int(now // RATE_WINDOW_S)
         current_key = self._key("rate", user_ref, window)
-        pipe = self._redis.pipeline()
+        pipe = self._redis.pipeline(transaction=False)  # one round trip; the counts need no transaction
         pipe.incr(current_key)
         pipe.expire(current_key, 2 * RATE_WINDOW_S)
         pipe.get(self._key("rate", user_ref, window - 1))
@@ -82,7 +88,3 @@ class RedisState:
 
     def release_token(self, appid: str) -> None:
         self._redis.delete(self._key("token", appid, "lease"))
-
-    def _get(self, key: str) -> str | None:
-        value = self._redis.get(key)
-        return None if value is None else str(value)
