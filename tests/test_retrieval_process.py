@@ -163,15 +163,19 @@ def test_with_redis_the_child_answers_any_workers_questions(
             _same(process.submit(question).result(timeout=30), retrieve(mediation_retriever, question))
         assert threads.asked == 0
         reply_key = other.reply_key("another-worker")
-        other.put(reply_key, 7, QUESTIONS[2])
+        for number, question in enumerate(QUESTIONS, start=7):  # queued at once
+            other.put(reply_key, number, question)
+        answers = []
         for _ in range(30):  # each wait is up to POLL_S
-            if (answer := other.answer_for(reply_key)) is not None:
+            if len(answers) == len(QUESTIONS):
                 break
-        assert answer is not None
-        number, found, packed = answer
-        expected = pack(retrieve(mediation_retriever, QUESTIONS[2]))
-        assert (number, found) == (7, True) and packed[0] == expected[0] and packed[2] == expected[2]
-        assert packed[1].tolist() == expected[1].tolist()
+            if (answer := other.answer_for(reply_key)) is not None:
+                answers.append(answer)
+        assert [(number, found) for number, found, _ in answers] == [(7, True), (8, True), (9, True)]
+        for (_, _, packed), question in zip(answers, QUESTIONS, strict=True):
+            expected = pack(retrieve(mediation_retriever, question))
+            assert packed[0] == expected[0] and packed[2] == expected[2]
+            assert packed[1].tolist() == expected[1].tolist()
     finally:
         process.close()
         other.close()
