@@ -156,9 +156,9 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
 class PufaApp(FastAPI):
     """FastAPI, with WeChat's pushes (POST /wechat) taken straight to the webhook.
 
-    Every other request goes through FastAPI's middleware and routing; a push skips them: they cost as
-    much CPU as the webhook's own parsing, checking and replying (a fifth of a worker's time under load),
-    for a route that needs none of them. The route stays declared in `webhook.router` as well.
+    Every other request goes through FastAPI's middleware and routing; a push skips them: they took about
+    a sixth of a worker's CPU under load (1 worker, 20 clients: 2.49 → 2.12 ms a push), for a route that
+    needs none of them. The route stays declared in `webhook.router` as well.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

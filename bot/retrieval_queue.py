@@ -33,7 +33,7 @@ SOCKET_TIMEOUT_S = POLL_S + 2.0  # beyond a blocking read's own wait
 # The worker has the articles: sending their text took ten times as long.
 PackedHit = tuple[str, int, float, tuple[str, ...], str, float | None, float | None, float | None]
 Packed = tuple[tuple[PackedHit, ...], np.ndarray, float]
-Answer = tuple[int, bool, Any]  # (question number, found, Packed or why not)
+Reply = tuple[int, bool, Any]  # (question number, found, Packed or why not)
 
 
 def pack(found: Retrieval) -> Packed:
@@ -66,7 +66,7 @@ class SharedQueue:
     def put(self, reply_key: str, number: int, question: str) -> None:
         self._redis.rpush(self.key, json.dumps([reply_key, number, question], ensure_ascii=False))
 
-    def answer_for(self, reply_key: str) -> Answer | None:
+    def answer_for(self, reply_key: str) -> Reply | None:
         """The next answer on `reply_key`, or None after POLL_S without one."""
         item = self._redis.blpop([reply_key], timeout=POLL_S)
         if item is None:
