@@ -34,9 +34,9 @@ from typing import Any
 import redis
 
 from bot.consult import Retrieval, RetrievalThreads, describe_error, retrieve
-from bot.retrieval_queue import POLL_S, Packed, PackedHit, SharedQueue, pack
+from bot.retrieval_queue import POLL_S, Packed, SharedQueue, pack, unpack
 from bot.settings import Settings
-from indexing.retrieval import Hit, Retriever
+from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus
 
 log = logging.getLogger(__name__)
@@ -122,20 +122,6 @@ def _search(retriever: Retriever, question: str) -> tuple[bool, Packed | str]:
         return True, pack(retrieve(retriever, question))
     except Exception as exc:  # noqa: BLE001 - the worker logs it and sends the fallback
         return False, describe_error(exc)  # not the exception itself: its message may quote the question
-
-
-def _unpack(packed: Packed, corpus: Corpus) -> Retrieval:
-    hits, vector, legal = packed
-    return Retrieval(hits=tuple(_hit(packed_hit, corpus) for packed_hit in hits), vector=vector, legal=legal)
-
-
-def _hit(packed: PackedHit, corpus: Corpus) -> Hit:
-    law, number, score, retrievers, chunk_id, dense_score, bm25_score, dense_margin = packed
-    article = corpus.get(law, number)
-    if article is None:
-        raise LookupError("the retrieval process found an article the worker does not have")
-    return Hit(article=article, score=score, retrievers=retrievers, chunk_id=chunk_id,
-               dense_score=dense_score, bm25_score=bm25_score, dense_margin=dense_margin)  # fmt: skip
 
 
 class _Child:
@@ -226,7 +212,7 @@ class _Child:
             future.set_exception(RuntimeError(f"in the retrieval process: {value}"))
             return
         try:
-            future.set_result(value if number == _READY else _unpack(value, self._corpus()))
+            future.set_result(value if number == _READY else unpack(value, self._corpus()))
         except Exception as exc:  # noqa: BLE001 - the asker logs it and sends the fallback
             future.set_exception(exc)
 

@@ -25,6 +25,8 @@ import redis
 
 from bot.consult import Retrieval
 from bot.settings import Settings
+from indexing.retrieval import Hit
+from knowledge.corpus import Corpus
 
 POLL_S = 1.0  # longest wait on Redis before checking whether the worker or child is still there
 REPLY_KEEP_S = 60  # the answers to a worker that ended before it read them expire
@@ -37,9 +39,25 @@ Reply = tuple[int, bool, Any]  # (question number, found, Packed or why not)
 
 
 def pack(found: Retrieval) -> Packed:
+    """What a child sends back (through its pipe, pickled, or the queue, as JSON)."""
     hits = tuple((h.article.law, h.article.number, h.score, h.retrievers, h.chunk_id, h.dense_score,
                   h.bm25_score, h.dense_margin) for h in found.hits)  # fmt: skip
     return hits, found.vector, found.legal
+
+
+def unpack(packed: Packed, corpus: Corpus) -> Retrieval:
+    """`pack` undone with the worker's own articles."""
+    hits, vector, legal = packed
+    return Retrieval(hits=tuple(_hit(packed_hit, corpus) for packed_hit in hits), vector=vector, legal=legal)
+
+
+def _hit(packed: PackedHit, corpus: Corpus) -> Hit:
+    law, number, score, retrievers, chunk_id, dense_score, bm25_score, dense_margin = packed
+    article = corpus.get(law, number)
+    if article is None:
+        raise LookupError("the retrieval process found an article the worker does not have")
+    return Hit(article=article, score=score, retrievers=retrievers, chunk_id=chunk_id,
+               dense_score=dense_score, bm25_score=bm25_score, dense_margin=dense_margin)  # fmt: skip
 
 
 class SharedQueue:

@@ -156,13 +156,13 @@ class QuestionBank:
 
     def best_cosines(self, query: np.ndarray, keys: Sequence[str]) -> dict[str, float]:
         """Each article's closest written question's cosine; articles without written questions left out."""
-        groups = [self._rows_of[key] for key in keys if key in self._rows_of]
-        if not groups:
+        present = [key for key in keys if key in self._rows_of]
+        if not present:
             return {}
+        groups = [self._rows_of[key] for key in present]
         cosines = self.vectors[np.concatenate(groups)] @ np.asarray(query, dtype=np.float32)
         starts = np.cumsum([0] + [len(rows) for rows in groups[:-1]])
-        best = np.maximum.reduceat(cosines, starts).tolist()
-        return dict(zip((key for key in keys if key in self._rows_of), best, strict=True))
+        return dict(zip(present, np.maximum.reduceat(cosines, starts).tolist(), strict=True))
 
     def save(self, directory: Path) -> None:
         np.save(directory / VECTORS, self.vectors, allow_pickle=False)
