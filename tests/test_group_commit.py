@@ -89,6 +89,13 @@ def test_turns_finishing_together_share_one_commit_and_each_row_is_stored_once(
     assert committer.commits == 3  # the held one alone, then 8 + 3 queued behind it
     assert _count(db_session_factory, Consultation) == 12
     assert _count(db_session_factory, ConsultationHit) == sum(len(row.hits) for row in rows) > 0
+    with db_session_factory() as session:  # each row's hits went to its own consultation, in rank order
+        for row, got in zip(rows, stored, strict=True):
+            hits = session.scalars(select(ConsultationHit).where(ConsultationHit.consultation_id == got.id)
+                                   .order_by(ConsultationHit.rank)).all()  # fmt: skip
+            assert [(h.rank, h.article_key, h.score, h.bm25_score, h.retrievers) for h in hits] == [
+                (h["rank"], h["article_key"], h["score"], h["bm25_score"], h["retrievers"]) for h in row.hits
+            ]
 
 
 def test_a_retry_already_stored_gives_the_stored_row_and_the_rest_of_its_group_is_kept(

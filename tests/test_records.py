@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.models import Consultation, ConsultationHit, Event
@@ -14,7 +15,9 @@ from bot.privacy import pseudonymize
 from bot.records import (
     ConsultationIn,
     RecordError,
+    build_consultation,
     flag_person_request,
+    insert_consultations,
     record_consultation,
     record_event,
     reply_for_msg_id,
@@ -224,3 +227,18 @@ def test_a_person_request_without_a_recent_question_is_recorded(
     )
     assert (row.question, row.cited, row.more) == ("调解 我电话138****5678", [], [])
     assert _count(db_session, Consultation) == 2
+
+
+def test_a_hit_the_database_refuses_is_sqlalchemys_error_and_nothing_is_kept(
+    db_session: Session, make_consultation: MakeConsultation, db_url: str
+) -> None:
+    """PostgreSQL takes the hits by COPY, outside SQLAlchemy's statements: its errors must still come as
+    SQLAlchemy's, which the record's callers spool on."""
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite does not enforce a column's length")
+    row = build_consultation(make_consultation(), secret_key=KEY, township=TOWNSHIP)
+    too_long = replace(row, hits=({**row.hits[0], "article_key": "键" * 161},))
+    with pytest.raises(DBAPIError):
+        insert_consultations(db_session, [too_long])
+    db_session.rollback()
+    assert _count(db_session, Consultation) == 0
