@@ -24,6 +24,7 @@ from bot.server import (
     DEV_SECRET_KEY,
     DEV_WECHAT_TOKEN,
     DropQueryString,
+    SkipAnsweredPushes,
     logging_config,
     with_development_defaults,
 )
@@ -99,7 +100,22 @@ def test_access_log_lines_lose_the_query_string() -> None:
     assert DropQueryString().filter(record)
     assert record.getMessage() == '127.0.0.1:5 - "POST /wechat HTTP/1.1" 200'
     config = logging_config()
-    assert config["handlers"]["access"]["filters"] == ["drop_query"]
+    assert config["handlers"]["access"]["filters"] == ["drop_query", "skip_answered"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "kept"),
+    [("POST", "/wechat?openid=o1", 200, False), ("POST", "/pufa/wechat", 200, False),
+     ("POST", "/wechat", 400, True), ("GET", "/wechat?echostr=1", 200, True),
+     ("POST", "/console/login", 200, True)],
+)  # fmt: skip
+def test_answered_pushes_have_no_access_line(method: str, path: str, status: int, kept: bool) -> None:
+    """Their turn line says more; refusals, errors and every other request keep theirs."""
+    args = ("127.0.0.1:5", method, path, "1.1", status)
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+    )
+    assert SkipAnsweredPushes().filter(record) is kept
 
 
 @pytest.fixture

@@ -378,7 +378,8 @@ def test_logs_hold_neither_openid_nor_question(wechat: FakeWeChat, live_server: 
     wechat.ask(openid, question, msg_id=msg_id)
     wechat.post("<xml>broken", openid=openid)
     logs = live_server.logs()
-    assert f"msg={msg_id}" in logs and "POST /wechat HTTP/1.1" in logs  # the log is being written
+    assert f"msg={msg_id}" in logs and '"POST /wechat HTTP/1.1" 400' in logs  # the log is being written
+    assert '"POST /wechat HTTP/1.1" 200' not in logs  # an answered push has its turn line only
     assert openid not in logs and question not in logs and "宅基地" not in logs
     assert pseudonymize(openid, secret_key=TEST_SECRET_KEY)[:16] in logs
 
