@@ -146,6 +146,7 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
         finally:
             for task in tasks:
                 task.cancel()
+            app.state.webhook.turns.shutdown(wait=False)  # uvicorn has already finished the pushes in flight
             recorder.spool.seal()
             consultant.close()
             engine.dispose()
