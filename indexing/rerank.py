@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -42,9 +42,9 @@ FEATURES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Signals:
-    """What retrieval saw of one candidate article, before re-ranking."""
+class Signals(NamedTuple):
+    """What retrieval saw of one candidate article, before re-ranking. (A tuple: fifty are made a question,
+    and a frozen dataclass took four times as long to build.)"""
 
     fused: float
     dense: float
