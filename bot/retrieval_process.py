@@ -94,16 +94,19 @@ def _search_until_told(conn: Connection, retriever: Retriever) -> None:
 
 def _take_until_told(conn: Connection, retriever: Retriever, queue: SharedQueue) -> None:
     """The oldest question of the shared queue, answered on its worker's answer list, until the pipe says
-    to stop (None) or closes (the worker is gone)."""
-    reachable = True
-    while not _told_to_stop(conn):
+    to stop (None) or closes (the worker is gone). A question taken with an answer is answered first."""
+    reachable, held, stopping = True, None, False
+    while True:
+        stopping = stopping or _told_to_stop(conn)  # the pipe's None is read once
+        if stopping and held is None:
+            return
         try:
-            taken = queue.take()
-            if taken is not None:
-                reply_key, number, question = taken
-                queue.answer(reply_key, number, *_search(retriever, question))
+            held = held or queue.take()
+            if held is not None:
+                held = queue.answer(held, *_search(retriever, held.text), take_next=not stopping)
             reachable = True
         except redis.RedisError as exc:  # the workers search in their threads meanwhile
+            held = None  # its worker sends the fallback at its deadline
             if reachable:
                 log.error("the shared retrieval queue is unreachable: %s", describe_error(exc))
             reachable = False

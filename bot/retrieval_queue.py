@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import redis
@@ -60,6 +60,14 @@ def _hit(packed: PackedHit, corpus: Corpus) -> Hit:
                dense_score=dense_score, bm25_score=bm25_score, dense_margin=dense_margin)  # fmt: skip
 
 
+class Question(NamedTuple):
+    """A question as a child takes it from the queue."""
+
+    reply_key: str  # the asking worker's answer list
+    number: int  # the worker's number for it
+    text: str
+
+
 class SharedQueue:
     """The deployment's question list and each worker's answer list, on one Redis server."""
 
@@ -93,23 +101,31 @@ class SharedQueue:
         return number, ok, _unpacked(value) if ok else value
 
     # The child's side.
-    def take(self) -> tuple[str, int, str] | None:
-        """The oldest question (its answer key, number and text), or None after POLL_S without one."""
+    def take(self) -> Question | None:
+        """The oldest question, or None after POLL_S without one."""
         item = self._redis.blpop([self.key], timeout=POLL_S)
-        if item is None:
-            return None
-        reply_key, number, question = json.loads(item[1])
-        return str(reply_key), int(number), str(question)
+        return None if item is None else _question(item[1])
 
-    def answer(self, reply_key: str, number: int, ok: bool, value: Packed | str) -> None:
-        body = [number, ok, _packed_json(value) if ok else value]  # type: ignore[arg-type]
+    def answer(self, question: Question, ok: bool, value: Packed | str, *, take_next: bool = True
+               ) -> Question | None:  # fmt: skip
+        """Send what was found for `question`; and take the oldest question waiting, if any, in the same
+        round trip (a round trip cost a child ~0.1 ms of CPU, and Redis ~0.05 ms)."""
+        body = [question.number, ok, _packed_json(value) if ok else value]  # type: ignore[arg-type]
         pipe = self._redis.pipeline(transaction=False)
-        pipe.rpush(reply_key, json.dumps(body, ensure_ascii=False))
-        pipe.expire(reply_key, REPLY_KEEP_S)
-        pipe.execute()
+        pipe.rpush(question.reply_key, json.dumps(body, ensure_ascii=False))
+        pipe.expire(question.reply_key, REPLY_KEEP_S)
+        if take_next:
+            pipe.lpop(self.key)
+        replies = pipe.execute()
+        return _question(replies[2]) if take_next and replies[2] is not None else None
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _question(item: bytes) -> Question:
+    reply_key, number, text = json.loads(item)
+    return Question(str(reply_key), int(number), str(text))
 
 
 def _queue_key(settings: Settings) -> str:

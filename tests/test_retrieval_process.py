@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import retrieval_process
 from bot.consult import Retrieval, RetrievalThreads, retrieve
 from bot.retrieval_process import RetrievalProcess, RetrievalProcessDied
 from bot.retrieval_queue import SharedQueue, pack
@@ -163,7 +164,7 @@ def test_with_redis_the_child_answers_any_workers_questions(
             _same(process.submit(question).result(timeout=30), retrieve(mediation_retriever, question))
         assert threads.asked == 0
         reply_key = other.reply_key("another-worker")
-        for number, question in enumerate(QUESTIONS, start=7):  # queued at once
+        for number, question in enumerate(QUESTIONS, start=7):  # queued at once: taken with the answers
             other.put(reply_key, number, question)
         answers = []
         for _ in range(30):  # each wait is up to POLL_S
@@ -199,3 +200,30 @@ def test_with_redis_unreachable_the_worker_answers_in_its_threads(
     finally:
         process.close()
     _wait_for(lambda: _child_pids() == before, 30)  # the child, waiting for Redis, still hears the stop
+
+
+def test_a_child_told_to_stop_answers_the_question_it_took_and_leaves_the_rest(
+    mediation_data_dir: Path, mediation_retriever: Retriever, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child takes the next question with each answer: a stop that comes meanwhile must not drop it
+    (its worker would wait for its deadline), nor take another."""
+    queue = SharedQueue.for_settings(_settings(mediation_data_dir, redis_url=redis_url), key="pufa:test:stop")
+    assert queue is not None
+    ours, theirs = multiprocessing.Pipe()
+    search = retrieval_process._search
+
+    def stopped_while_searching(retriever: Retriever, question: str) -> tuple[bool, object]:
+        ours.send(None)  # the worker shuts down during the first search
+        return search(retriever, question)
+
+    monkeypatch.setattr(retrieval_process, "_search", stopped_while_searching)
+    reply_key = queue.reply_key("a-worker")
+    try:
+        for number, question in enumerate(QUESTIONS, start=1):
+            queue.put(reply_key, number, question)
+        retrieval_process._take_until_told(theirs, mediation_retriever, queue)  # returns once stopped
+        answers = [queue.answer_for(reply_key) for _ in range(2)]
+        assert [(answer[0], answer[1]) for answer in answers if answer is not None] == [(1, True), (2, True)]
+        assert queue.take() == (queue.reply_key("a-worker"), 3, QUESTIONS[2])  # left for another child
+    finally:
+        queue.close()
