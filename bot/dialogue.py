@@ -23,7 +23,7 @@ from bot.consult import Consultant, clean_question, describe_error
 from bot.privacy import pseudonymize
 from bot.recorder import Recorder
 from bot.settings import Settings
-from bot.shared_state import OWNED, Claim, SharedState
+from bot.shared_state import OWNED, RATE_LIMITED, Claim, SharedState
 from bot.wechat_xml import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Dialogue:
         claim = self._await_claim(key, turn)
         if claim.reply is not None:
             return "retry", claim.reply
-        if not self.state.allow(self._pseudonym(turn.msg.from_user), per_minute=self._per_minute):
+        if not claim.allowed:
             kind, reply = "rate-limited", replies.rate_limited(self.township)
         else:
             kind, reply = self._message(turn)
@@ -98,15 +98,17 @@ class Dialogue:
         return kind, reply
 
     def _await_claim(self, key: str, turn: Turn) -> Claim:
-        """Our claim, or the reply another worker stored. While another worker is still answering, wait for
-        it up to half the budget, then answer too: the record's unique MsgId keeps one record either way."""
+        """Our claim (its message counted against its sender's rate limit), or the reply another worker
+        stored. While another worker is still answering, wait for it up to half the budget, then answer too:
+        the record's unique MsgId keeps one record either way."""
         give_up = turn.started + self._budget_s / 2
+        user_ref = self._pseudonym(turn.msg.from_user)
         while True:
-            claim = self.state.claim(key, lease_s=self._budget_s)
+            claim = self.state.claim_turn(key, user_ref, lease_s=self._budget_s, per_minute=self._per_minute)
             if claim.owned or claim.reply is not None:
                 return claim
             if time.monotonic() >= give_up:
-                return OWNED
+                return OWNED if self.state.allow(user_ref, per_minute=self._per_minute) else RATE_LIMITED
             time.sleep(CLAIM_POLL_S)
 
     def _message(self, turn: Turn) -> tuple[str, str]:

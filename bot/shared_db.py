@@ -28,7 +28,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from bot.db import engine_of
 from bot.models import Base
-from bot.shared_state import OWNED, PENDING, RATE_WINDOW_S, TURN_KEEP_S, Claim, Clock, sliding_count
+from bot.shared_state import (
+    OWNED,
+    PENDING,
+    RATE_WINDOW_S,
+    TURN_KEEP_S,
+    Claim,
+    Clock,
+    claim_then_allow,
+    sliding_count,
+)
 
 
 class TurnClaim(Base):
@@ -147,6 +156,9 @@ class DatabaseState:
             params = {"turn": key, "seen": row.lease_until, "until": now + lease_s}
             taken = _rowcount(conn.execute(self._sql.take_over, params))
             return OWNED if taken == 1 else PENDING
+
+    def claim_turn(self, key: str, user_ref: str, *, lease_s: float, per_minute: int) -> Claim:
+        return claim_then_allow(self, key, user_ref, lease_s=lease_s, per_minute=per_minute)
 
     def finish(self, key: str, reply: str) -> None:
         with self._engine.connect() as conn:

@@ -35,14 +35,17 @@ TURN_KEEP_S = 3600  # WeChat retries within 15 s; claims are kept an hour, then 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """The outcome of claiming a turn: ours to answer, already answered (`reply`), or still pending."""
+    """The outcome of claiming a turn: ours to answer, already answered (`reply`), or still pending.
+    `allowed`: whether a turn of ours is within its sender's rate limit (`claim_turn`)."""
 
     owned: bool
     reply: str | None = None
+    allowed: bool = True
 
 
 OWNED = Claim(owned=True)
 PENDING = Claim(owned=False)
+RATE_LIMITED = Claim(owned=True, allowed=False)
 
 
 class TokenStore(Protocol):
@@ -60,9 +63,24 @@ class TokenStore(Protocol):
 class SharedState(TokenStore, Protocol):
     def claim(self, key: str, *, lease_s: float) -> Claim: ...
 
+    def claim_turn(self, key: str, user_ref: str, *, lease_s: float, per_minute: int) -> Claim:
+        """`claim`, then `allow` for its sender when the turn is ours (in one round trip where the backend
+        can)."""
+        ...
+
     def finish(self, key: str, reply: str) -> None: ...
 
     def allow(self, user_ref: str, *, per_minute: int) -> bool: ...
+
+
+def claim_then_allow(
+    state: SharedState, key: str, user_ref: str, *, lease_s: float, per_minute: int
+) -> Claim:
+    """`claim_turn` as two calls, for backends that gain nothing from one."""
+    claim = state.claim(key, lease_s=lease_s)
+    if claim.owned and not state.allow(user_ref, per_minute=per_minute):
+        return RATE_LIMITED
+    return claim
 
 
 def sliding_count(previous: int, current: int, now: float) -> float:
@@ -94,6 +112,9 @@ class MemoryState:
             for stale in [k for k, until in self._leases.items() if until <= now]:
                 del self._leases[stale]
         return OWNED
+
+    def claim_turn(self, key: str, user_ref: str, *, lease_s: float, per_minute: int) -> Claim:
+        return claim_then_allow(self, key, user_ref, lease_s=lease_s, per_minute=per_minute)
 
     def finish(self, key: str, reply: str) -> None:
         self._replies.put(key, reply)
@@ -147,6 +168,9 @@ class Resilient:
 
     def claim(self, key: str, *, lease_s: float) -> Claim:
         return self._try(lambda s: s.claim(key, lease_s=lease_s))
+
+    def claim_turn(self, key: str, user_ref: str, *, lease_s: float, per_minute: int) -> Claim:
+        return self._try(lambda s: s.claim_turn(key, user_ref, lease_s=lease_s, per_minute=per_minute))
 
     def finish(self, key: str, reply: str) -> None:
         self.local.finish(key, reply)  # also here: a retry during an outage still finds it

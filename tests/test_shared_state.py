@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.customer_service import CustomerService
 from bot.db import make_engine, make_session_factory
 from bot.shared_db import DatabaseState, RateWindow, TurnClaim, purge_shared_state
-from bot.shared_state import MemoryState, Resilient, SharedState, open_shared_state
+from bot.shared_state import Claim, MemoryState, Resilient, SharedState, open_shared_state
 from tests.fixtures.web import APP_ID, DB_BACKENDS, backend_url, live_settings
 from tests.fixtures.wechat_api import APP_SECRET, FakeWeChatApi
 
@@ -105,6 +105,23 @@ def test_rate_limit_is_shared_and_refusals_do_not_count(new_worker: Worker, cloc
     assert not b.allow("u1", per_minute=3)
     clock.now += 60
     assert [w.allow("u1", per_minute=3) for w in (b, a, b, a)] == [True, True, True, False]
+
+
+def test_a_claimed_turn_counts_against_its_senders_rate_limit_and_others_do_not(
+    new_worker: Worker, clock: Clock
+) -> None:
+    a, b = new_worker(), new_worker()
+    clock.now += 1
+    assert a.claim_turn("t1", "u1", lease_s=30, per_minute=2) == Claim(owned=True, allowed=True)
+    assert b.claim_turn("t1", "u1", lease_s=30, per_minute=2) == Claim(owned=False)  # pending: not counted
+    a.finish("t1", "答复一")
+    assert b.claim_turn("t1", "u1", lease_s=30, per_minute=2).reply == "答复一"  # a retry: not counted
+    assert b.claim_turn("t2", "u1", lease_s=30, per_minute=2).allowed
+    refused = a.claim_turn("t3", "u1", lease_s=30, per_minute=2)
+    assert (refused.owned, refused.allowed) == (True, False)  # ours to answer, with the rate-limit reply
+    assert b.claim_turn("t4", "u2", lease_s=30, per_minute=2).allowed  # every user has a window of their own
+    clock.now += 120  # the refusal did not count: the window empties as if it never came
+    assert [w.allow("u1", per_minute=2) for w in (a, b, a)] == [True, True, False]
 
 
 def test_the_access_token_is_renewed_by_one_worker_and_shared(
