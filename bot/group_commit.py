@@ -10,7 +10,8 @@ its record exists.
 The rows are plain column values (bot/records.py), written with Core INSERTs on a connection (one
 executemany per table and group, ids from RETURNING), not through a session: the ORM's unit of work, and
 the session's own layers under Core statements, cost most of this thread's CPU, held under the GIL, for
-bookkeeping (identity map, events) no caller uses.
+bookkeeping (identity map, events) no caller uses. On PostgreSQL a lone row is one statement in
+autocommit, and a group's hits one COPY (bot/postgres_records.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot import records
+from bot import postgres_records, records
 from bot.records import ConsultationRow, Stored
 from indexing.batching import Batcher
 
@@ -31,6 +32,7 @@ class GroupCommitter:
 
     def __init__(self, engine: Engine, *, max_group: int = MAX_GROUP) -> None:
         self._engine = engine
+        self._one_statement = postgres_records.is_postgresql(engine)  # for a lone consultation
         self._batcher: Batcher[ConsultationRow, Stored] = Batcher(
             self._store_all, max_batch=max_group, name="pufa-record-writer"
         )
@@ -45,11 +47,19 @@ class GroupCommitter:
 
     def _store_all(self, rows: list[ConsultationRow]) -> list[Stored]:
         try:
-            with self._engine.begin() as connection:
-                ids = records.insert_consultations(connection, rows)
+            ids = self._insert(rows)
         except IntegrityError:
             # A retry already stored by another worker (rare: turn claims catch most): one by one, each
             # duplicate answered with the stored row.
             with self._engine.connect() as connection:
                 return [records.store_consultation(connection, row) for row in rows]
         return [Stored(row_id, row.values["reply"]) for row, row_id in zip(rows, ids, strict=True)]
+
+    def _insert(self, rows: list[ConsultationRow]) -> list[int]:
+        """The rows' new ids, all committed (or none)."""
+        if self._one_statement and len(rows) == 1 and postgres_records.complete(rows[0].hits):
+            with self._engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT")  # the statement commits itself
+                return [postgres_records.insert_alone(connection, rows[0].values, rows[0].hits)]
+        with self._engine.begin() as connection:
+            return records.insert_consultations(connection, rows)

@@ -16,16 +16,16 @@ consultation and `flag_person_request` flags it, so the statistics count questio
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Select, Table, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import postgres_records
 from bot.followups import (
     FOLLOWUP_WINDOW_H,
     followup_openid,
@@ -97,12 +97,6 @@ HITS: Table = ConsultationHit.__table__  # type: ignore[assignment]
 # Built once: their compiled forms are cached (per set of parameter keys).
 _INSERT_CONSULTATIONS = CONSULTATIONS.insert().returning(CONSULTATIONS.c.id, sort_by_parameter_order=True)
 _INSERT_HITS = HITS.insert()
-# PostgreSQL takes the hits by COPY: as an executemany, psycopg's pipeline sent ten INSERTs a
-# consultation, and they cost the record writer half its CPU, held under the GIL (one INSERT from arrays:
-# a third).
-_HIT_FIELDS = ("rank", "article_key", "law", "number", "chunk_id", "score", "dense_score", "bm25_score")
-_COPY_HITS = f"COPY {HITS.name} (consultation_id, {', '.join(_HIT_FIELDS)}, retrievers) FROM STDIN"
-_HIT_COLUMNS = {"consultation_id", *_HIT_FIELDS, "retrievers"}  # hits read back from the spool may lack some
 _STORED = select(CONSULTATIONS.c.id, CONSULTATIONS.c.reply)
 _NO_OPENID: Values = {"user_ref": None, "openid_enc": None, "openid_expires_at": None}
 
@@ -182,30 +176,13 @@ def insert_consultations(db: Db, rows: Sequence[ConsultationRow]) -> list[int]:
     hits = [
         {**hit, "consultation_id": row_id} for row, row_id in zip(rows, ids, strict=True) for hit in row.hits
     ]
-    if hits and _is_postgresql(db) and all(hit.keys() == _HIT_COLUMNS for hit in hits):
-        _copy_hits(db, hits)
+    connection = db if isinstance(db, Connection) else db.connection()
+    if hits and postgres_records.is_postgresql(connection) and postgres_records.complete(hits):
+        postgres_records.copy_hits(connection, hits)
         return ids
     for indexes in _same_keys(hits):
         db.execute(_INSERT_HITS, [hits[index] for index in indexes])
     return ids
-
-
-def _is_postgresql(db: Db) -> bool:
-    return (db.dialect if isinstance(db, Connection) else db.get_bind().dialect).name == "postgresql"
-
-
-def _copy_hits(db: Db, hits: Sequence[Values]) -> None:
-    """COPY the hits in the caller's transaction, on its connection. The driver's errors are raised as
-    SQLAlchemy's, as for any other statement: the record's callers spool on those."""
-    connection = db if isinstance(db, Connection) else db.connection()
-    dbapi = connection.dialect.loaded_dbapi
-    try:
-        with connection.connection.driver_connection.cursor() as cursor, cursor.copy(_COPY_HITS) as copy:
-            for hit in hits:
-                copy.write_row((hit["consultation_id"], *(hit[name] for name in _HIT_FIELDS),
-                                json.dumps(hit["retrievers"])))  # fmt: skip
-    except dbapi.Error as exc:
-        raise DBAPIError.instance(_COPY_HITS, None, exc, dbapi.Error, dialect=connection.dialect) from exc
 
 
 def _same_keys(values: Sequence[Values]) -> list[list[int]]:

@@ -23,23 +23,29 @@ TOWNSHIP = "青山镇"
 
 
 class HeldFirstBegin:
-    """An engine whose first transaction waits until released, so the test controls what queues up."""
+    """An engine whose first transaction (or connection: PostgreSQL writes a lone row in autocommit) waits
+    until released, so the test controls what queues up."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self.dialect = engine.dialect
         self.calls = 0
         self.first_opened = threading.Event()
         self.release = threading.Event()
 
     def begin(self) -> AbstractContextManager[Connection]:
+        self._hold_first()
+        return self._engine.begin()
+
+    def connect(self) -> Connection:
+        self._hold_first()
+        return self._engine.connect()
+
+    def _hold_first(self) -> None:
         self.calls += 1
         if self.calls == 1:
             self.first_opened.set()
             self.release.wait(timeout=10)
-        return self._engine.begin()
-
-    def connect(self) -> Connection:
-        return self._engine.connect()
 
 
 def _rows(make_consultation: MakeConsultation, count: int) -> list[ConsultationRow]:
@@ -112,6 +118,19 @@ def test_a_retry_already_stored_gives_the_stored_row_and_the_rest_of_its_group_i
     stored = _store_while_held(committer, held, [others[0], retry, *others[1:]])()
     assert [row.reply for row in stored] == ["答复1", "答复0", "答复2", "答复3"]  # the retry: the first reply
     assert _count(db_session_factory, Consultation) == 4
+
+
+def test_a_lone_retry_already_stored_gives_the_stored_row(
+    db_session_factory: sessionmaker[Session], make_consultation: MakeConsultation
+) -> None:
+    """A lone row takes PostgreSQL's one-statement way: its unique-MsgId violation is caught all the same."""
+    committer = GroupCommitter(engine_of(db_session_factory))
+    first = committer.store(_rows(make_consultation, 1)[0])
+    again = make_consultation(msg_id="24500000", reply_text="重试的答复")
+    retry = committer.store(records.build_consultation(again, secret_key=TEST_SECRET_KEY, township=TOWNSHIP))
+    assert retry == first and first.reply == "答复0"
+    assert _count(db_session_factory, Consultation) == 1
+    assert _count(db_session_factory, ConsultationHit) == len(again.hits)
 
 
 def test_a_database_error_reaches_every_caller_of_the_group(
