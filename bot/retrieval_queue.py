@@ -106,8 +106,9 @@ class SharedQueue:
         item = self._redis.blpop([self.key], timeout=POLL_S)
         return None if item is None else _question(item[1])
 
-    def answer(self, question: Question, ok: bool, value: Packed | str, *, take_next: bool = True
-               ) -> Question | None:  # fmt: skip
+    def answer(
+        self, question: Question, ok: bool, value: Packed | str, *, take_next: bool = True
+    ) -> Question | None:
         """Send what was found for `question`; and take the oldest question waiting, if any, in the same
         round trip (a round trip cost a child ~0.1 ms of CPU, and Redis ~0.05 ms)."""
         body = [question.number, ok, _packed_json(value) if ok else value]  # type: ignore[arg-type]
