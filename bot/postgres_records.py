@@ -85,8 +85,8 @@ def copy_hits(db: Connection, hits: Sequence[Values]) -> None:
 @lru_cache(maxsize=16)
 def _insert_alone(columns: tuple[str, ...]) -> Select[tuple[int]]:
     """WITH c AS (INSERT the consultation RETURNING id), hits AS (INSERT its hits FROM
-    json_to_recordset(the hits' JSON) AS h) SELECT id FROM c. Built once per set of columns given. (The hits as one JSON text: as arrays, one a
-    column, psycopg's list dumper cost twice the CPU.)"""
+    json_to_recordset(the hits' JSON) AS h) SELECT id FROM c. Built once per set of columns given. (The
+    hits as one JSON text: as arrays, one a column, psycopg's list dumper cost twice the CPU.)"""
     consultation = (insert(CONSULTATIONS)
                     .values({name: bindparam(name, type_=CONSULTATIONS.c[name].type) for name in columns})
                     .returning(CONSULTATIONS.c.id).cte("c"))  # fmt: skip
