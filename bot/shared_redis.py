@@ -23,21 +23,15 @@ from bot.shared_state import (
     sliding_count,
 )
 
-# A turn's claim in one round trip, atomic: the stored reply, else 1 when the lease was ours to take, else 0
-# (another worker holds it). Three round trips before, with a re-read for a reply stored between them.
+# A turn's claim in one round trip, atomic: the stored reply, else 0 when another worker holds the lease.
+# Else the lease is ours: 1, or, given the sender's rate-limit keys (`claim_turn`), the message counted in
+# this minute's window: {this minute's count, the previous minute's}. Every round trip costs this process
+# and Redis ~0.1 ms of CPU together; the claim alone was three, and the rate limit's pipeline one more.
 _CLAIM = """
 local reply = redis.call('GET', KEYS[1])
 if reply then return reply end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 1 end
-return 0
-"""
-# `_CLAIM`, and when the turn is ours, its sender's message counted in this minute's window: the stored
-# reply, 0 (pending), or {this minute's count, the previous minute's}. Every round trip costs this process
-# and Redis ~0.1 ms of CPU together: the rate limit's own pipeline was one a message.
-_CLAIM_TURN = """
-local reply = redis.call('GET', KEYS[1])
-if reply then return reply end
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+if #KEYS == 2 then return 1 end
 local current = redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 return {current, redis.call('GET', KEYS[4]) or '0'}
@@ -53,7 +47,6 @@ class RedisState:
         self._prefix = f"pufa:{namespace}:"
         self._clock = clock
         self._claim = client.register_script(_CLAIM)
-        self._claim_turn = client.register_script(_CLAIM_TURN)
 
     @classmethod
     def from_url(cls, url: str, *, namespace: str, clock: Clock = time.time) -> RedisState:
@@ -69,22 +62,20 @@ class RedisState:
         return self._prefix + ":".join(str(p) for p in parts)
 
     def claim(self, key: str, *, lease_s: float) -> Claim:
-        reply = self._claim(keys=[self._key("turn", key, "reply"), self._key("turn", key, "lease")],
-                            args=[int(lease_s * 1000)])  # fmt: skip
-        if reply == 1:
-            return OWNED
-        return PENDING if reply == 0 else Claim(owned=False, reply=str(reply))
+        return _claimed(self._claim(keys=self._turn_keys(key), args=[int(lease_s * 1000)]))
 
     def claim_turn(self, key: str, user_ref: str, *, lease_s: float, per_minute: int) -> Claim:
         now = self._clock()
         current_key, previous_key = self._rate_keys(user_ref, now)
-        turn_keys = [self._key("turn", key, "reply"), self._key("turn", key, "lease")]
-        found = self._claim_turn(keys=[*turn_keys, current_key, previous_key],
-                                 args=[int(lease_s * 1000), 2 * RATE_WINDOW_S])  # fmt: skip
+        found = self._claim(keys=[*self._turn_keys(key), current_key, previous_key],
+                            args=[int(lease_s * 1000), 2 * RATE_WINDOW_S])  # fmt: skip
         if not isinstance(found, list):
-            return PENDING if found == 0 else Claim(owned=False, reply=str(found))
+            return _claimed(found)
         current, previous = (int(count) for count in found)
         return OWNED if self._within(now, previous, current, per_minute, current_key) else RATE_LIMITED
+
+    def _turn_keys(self, key: str) -> list[str]:
+        return [self._key("turn", key, "reply"), self._key("turn", key, "lease")]
 
     def finish(self, key: str, reply: str) -> None:
         pipe = self._redis.pipeline(transaction=False)  # the reply and the lease are separate facts
@@ -127,3 +118,10 @@ class RedisState:
 
     def release_token(self, appid: str) -> None:
         self._redis.delete(self._key("token", appid, "lease"))
+
+
+def _claimed(found: int | str) -> Claim:
+    """`_CLAIM`'s answer without rate-limit keys: 1 ours, 0 pending, else the stored reply."""
+    if found == 1:
+        return OWNED
+    return PENDING if found == 0 else Claim(owned=False, reply=str(found))
