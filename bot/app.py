@@ -15,18 +15,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from bot import console, health, retention, simulator, webhook
-from bot.consult import Consultant, RetrievalThreads, describe_error, retrieval_threads
-from bot.curated_match import REFRESH_S, CuratedMatcher
-from bot.db import make_engine, make_session_factory
-from bot.dialogue import Dialogue
-from bot.recorder import Recorder
-from bot.retrieval_process import RetrievalProcess
-from bot.settings import Settings, SettingsError
+from bot import console
+from bot.answers.township import Township
+from bot.conversation.consultation import Consultant
+from bot.conversation.curated_match import REFRESH_S, CuratedMatcher
+from bot.conversation.dialogue import Dialogue
+from bot.errors import describe_error
+from bot.ops import health, retention
+from bot.records.database import make_engine, make_session_factory
+from bot.records.recorder import Recorder
+from bot.records.spool import Spool
+from bot.search.child_process import RetrievalProcess
+from bot.search.retrieval import RetrievalThreads, retrieval_threads
+from bot.settings import Settings, SettingsError, with_development_defaults
 from bot.shared_state import open_shared_state
-from bot.spool import Spool
-from bot.township import Township
-from bot.wechat_crypto import Envelope
+from bot.wechat import simulator, webhook
+from bot.wechat.crypto import Envelope
 from indexing.retrieval import Retriever
 from indexing.vector_index import one_thread_per_search
 
@@ -46,7 +50,7 @@ def township_from_settings(settings: Settings) -> Township:
 
 
 def _load_retriever(settings: Settings) -> Retriever:
-    from bot.pipeline import open_retriever  # imports the index stack: only when the app must load it
+    from bot.search.pipeline import open_retriever  # imports the index stack: only when the app must load it
 
     retriever = open_retriever(settings, answering_only=True)
     # The first search loads jieba's dictionary and warms the encoder (~0.7 s): pay it now,
@@ -124,7 +128,7 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
         )
         recorder = Recorder(sessions, Spool(settings.spool_dir))
         state = open_shared_state(settings, sessions, single_process=single_process)
-        app.state.session_factory = sessions  # bot.db.DbSession reads it
+        app.state.session_factory = sessions  # bot.console.deps.DbSession reads it
         app.state.console.tokens = state  # the console's customer-service client shares the access token
         app.state.webhook = webhook.WebhookContext(
             settings=settings,
@@ -199,6 +203,4 @@ def create_app(
 
 def app_from_environment() -> FastAPI:
     """Factory for `uvicorn --factory` workers: settings from the environment that `pufa serve` checked."""
-    from bot.server import with_development_defaults
-
     return create_app(with_development_defaults(Settings()))

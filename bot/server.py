@@ -12,35 +12,18 @@ from typing import Any
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from bot import migrations, webhook
+from bot import migrations
 from bot.app import create_app
-from bot.settings import Settings, SettingsError
+from bot.settings import DEV_DEFAULTS, Settings, SettingsError, with_development_defaults
+from bot.wechat import webhook
 
 log = logging.getLogger(__name__)
 
-# Clearly labelled so that they stand out in any log or config dump; refused outside development.
-DEV_WECHAT_TOKEN = "pufa-development-token-NOT-FOR-PRODUCTION"
-DEV_SECRET_KEY = "pufa-development-secret-NOT-FOR-PRODUCTION"
-_DEV_DEFAULTS = {"wechat_token": DEV_WECHAT_TOKEN, "secret_key": DEV_SECRET_KEY}
 # uvicorn's supervisor kills a worker that does not answer its ping for this long. Loading the model,
 # the tokenizer and the index holds the GIL for seconds at a time in native code (parsing the 7.6 MB
 # tokenizer alone: 1.1 s on an idle core), so with the default 5 s workers starting side by side on 2
 # busy cores were killed and restarted in a loop.
 WORKER_HEALTHCHECK_S = 30
-
-
-def with_development_defaults(settings: Settings) -> Settings:
-    """In development, fill a missing token or secret key with the labelled placeholders above."""
-    if not settings.is_development:
-        return settings
-    missing = {name: value for name, value in _DEV_DEFAULTS.items() if not getattr(settings, name)}
-    for name, value in missing.items():
-        log.warning(
-            "development mode: PUFA_%s is not set; using %r (never use this in production)",
-            name.upper(),
-            value,
-        )
-    return settings.model_copy(update=missing)
 
 
 class DropQueryString(logging.Filter):
@@ -54,7 +37,7 @@ class DropQueryString(logging.Filter):
 
 
 class SkipAnsweredPushes(logging.Filter):
-    """Drops the access lines of pushes answered with 200: each has its turn line (bot.dialogue), which says
+    """Drops the access lines of pushes answered with 200: each has its turn line (bot.conversation.dialogue), which says
     more, and formatting both cost a twentieth of a worker's CPU under load. Refusals and errors stay."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -113,7 +96,7 @@ class _ProgressLog:
 
 def _export_for_workers(settings: Settings) -> None:
     """Worker processes read Settings from the environment: hand them the development defaults too."""
-    for name, value in _DEV_DEFAULTS.items():
+    for name, value in DEV_DEFAULTS.items():
         if getattr(settings, name) == value:
             os.environ.setdefault(f"PUFA_{name.upper()}", value)
 
@@ -129,7 +112,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     settings = with_development_defaults(settings)
     log.info("migrating the database")
     migrations.upgrade(settings.sqlalchemy_url)
-    from bot.pipeline import open_retriever  # the model stack loads only when serving
+    from bot.search.pipeline import open_retriever  # the model stack loads only when serving
 
     # The first start also converts the bundled model and exports the question encoder, in silence.
     log.info("loading the model and the index (the first start prepares them: a few minutes)")

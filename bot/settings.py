@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+log = logging.getLogger(__name__)
+
 DEFAULT_LAWS = ("中华人民共和国民法典", "中华人民共和国宪法", "中华人民共和国人民调解法")
 # Values that ship in examples and must never run in production.
 _PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret"}
+
+# Clearly labelled so that they stand out in any log or config dump; refused outside development.
+DEV_WECHAT_TOKEN = "pufa-development-token-NOT-FOR-PRODUCTION"
+DEV_SECRET_KEY = "pufa-development-secret-NOT-FOR-PRODUCTION"
+DEV_DEFAULTS = {"wechat_token": DEV_WECHAT_TOKEN, "secret_key": DEV_SECRET_KEY}
 
 
 class SettingsError(ValueError):
@@ -38,7 +46,7 @@ class Settings(BaseSettings):
     # may use. The token table (query_encoder "auto" with the bundled model) needs no threads of its own.
     # `pufa serve --workers N` gives each worker its share of the CPUs unless this is set.
     encoder_threads: int | None = Field(default=None, ge=1)
-    # Each worker searches in a child process of its own (bot/retrieval_process.py), so that retrieval
+    # Each worker searches in a child process of its own (bot/search/child_process.py), so that retrieval
     # and the worker's event loop and records do not take turns at one GIL. Off: in the worker's threads.
     retrieval_process: bool = True
 
@@ -113,3 +121,17 @@ class Settings(BaseSettings):
                 )
         if self.wechat_aes_key and len(self.wechat_aes_key) != 43:
             raise SettingsError("PUFA_WECHAT_AES_KEY must be the 43-character EncodingAESKey from the WeChat console.")
+
+
+def with_development_defaults(settings: Settings) -> Settings:
+    """In development, fill a missing token or secret key with the labelled placeholders above."""
+    if not settings.is_development:
+        return settings
+    missing = {name: value for name, value in DEV_DEFAULTS.items() if not getattr(settings, name)}
+    for name, value in missing.items():
+        log.warning(
+            "development mode: PUFA_%s is not set; using %r (never use this in production)",
+            name.upper(),
+            value,
+        )
+    return settings.model_copy(update=missing)

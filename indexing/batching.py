@@ -3,7 +3,7 @@
 A background thread takes whatever has queued while its previous call ran, so a lone item waits for
 nothing and a burst shares calls by itself; with `workers` > 1, that many calls run at once. Each
 caller blocks until its own result is ready, and an error of the call is raised to every caller in it.
-Serves question encoding (`indexing.query_batcher`) and the storing of records (`bot.group_commit`).
+Serves question encoding (`indexing.query_batcher`) and the storing of records (`bot.records.group_commit`).
 """
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ class QuestionEmbedder:
     """The bundled model's question side as its token table alone: no torch and no transformer weights.
 
     For a process that only answers questions from a built index (the webhook's workers and their
-    `bot.retrieval_process` children). It holds some 350 MB, mostly the tokenizer; a whole retriever on it
+    `bot.search.child_process` children). It holds some 350 MB, mostly the tokenizer; a whole retriever on it
     loaded in 7 s and 0.6 GB, against 18 s and 1.7 GB on an `Embedder`. It encodes exactly as an
     `Embedder` whose question side is the same table.
     """

@@ -52,7 +52,7 @@ def default_lexicon() -> Lexicon:
     return parse_lexicon(resources.files("indexing").joinpath("data", "lexicon.tsv").read_text(encoding="utf-8"))
 
 
-def clean_question(text: str) -> str:
+def strip_filler(text: str) -> str:
     """Drop greetings and filler; collapse white space."""
     cleaned = _SPACES.sub(" ", _FILLER.sub("", text)).strip()
     return cleaned or text.strip()
@@ -70,6 +70,6 @@ def _expand_by_default(text: str) -> str:
 
 
 def _expand(text: str, lexicon: Lexicon) -> str:
-    cleaned = clean_question(text)
+    cleaned = strip_filler(text)
     terms = lexicon.terms_for(cleaned)
     return f"{cleaned} {' '.join(terms)}" if terms else cleaned

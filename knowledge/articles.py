@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from knowledge.headings import is_heading, normalise_title, split_trailing_headings
+from knowledge.law_names import short_law_name
 from knowledge.numerals import from_chinese_numeral, to_chinese_numeral
 
-if TYPE_CHECKING:  # both modules import this one
+if TYPE_CHECKING:
     from knowledge.manifest import Division
     from knowledge.sources import RawArticle
 
-LAW_PREFIX = "中华人民共和国"
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +78,6 @@ class StatuteFormatError(ValueError):
         else:
             where = f"article {article_no}"
         super().__init__(f"{law} {where}: {reason}")
-
-
-def short_law_name(law: str) -> str:
-    """民法典 for 中华人民共和国民法典; other names unchanged."""
-    return law.removeprefix(LAW_PREFIX) or law
-
-
-def law_name_candidates(name: str) -> tuple[str, ...]:
-    """Full names a user-supplied law name may stand for: 《民法典》 → (民法典, 中华人民共和国民法典)."""
-    bare = name.strip().strip("《》").strip()
-    return (bare,) if bare.startswith(LAW_PREFIX) else (bare, LAW_PREFIX + bare)
 
 
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")

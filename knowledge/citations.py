@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from knowledge.articles import LAW_PREFIX
+from knowledge.law_names import LAW_PREFIX
 from knowledge.numerals import from_chinese_numeral
 
 _NUMBER = r"[0-9０-９]{1,4}|[零一二两三四五六七八九十百千]{1,12}"

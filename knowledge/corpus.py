@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from knowledge.articles import Article, law_name_candidates, parse_articles, short_law_name
+from knowledge.articles import Article, parse_articles
+from knowledge.law_names import law_name_candidates, short_law_name
 from knowledge.local_docs import load_local_docs
 from knowledge.sources import FROM_MANIFEST, StatuteDB
 

@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from knowledge.articles import law_name_candidates
+from knowledge.law_names import law_name_candidates
 
 
 class ManifestError(ValueError):

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from knowledge.articles import law_name_candidates
+from knowledge.law_names import law_name_candidates
 from knowledge.manifest import LawEntry, Manifest, load_manifest
 
 FROM_MANIFEST: Final = "from-manifest"  # default for expected_sha256: the hash recorded in laws.json

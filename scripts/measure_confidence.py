@@ -3,9 +3,9 @@
 Legal questions: the tuning split of the development set (the held-out split is never used).
 Off-topic: everyday messages an official account receives that no statute article answers. For each
 candidate threshold, the share of legal questions answered (confidence ≥ threshold) and of off-topic
-messages given the honest "nothing found" reply. Confidence is `bot.confidence.confidence` over the
-top 10 hits, exactly as the composer computes it; `bot.answer.MIN_CONFIDENCE` is the threshold in use.
-As in the composer, a message the on-topic model (`indexing.on_topic`) puts below `bot.answer.MIN_LEGAL`
+messages given the honest "nothing found" reply. Confidence is `bot.answers.confidence.confidence` over the
+top 10 hits, exactly as the composer computes it; `bot.answers.composer.MIN_CONFIDENCE` is the threshold in use.
+As in the composer, a message the on-topic model (`indexing.on_topic`) puts below `bot.answers.composer.MIN_LEGAL`
 is declined too, unless it cites an article directly; the first table leaves that model out.
 
 Run from the repository root, with the index built (`pufa build`):
@@ -18,9 +18,9 @@ from __future__ import annotations
 import common
 import numpy as np
 
-from bot.answer import MIN_CONFIDENCE, MIN_LEGAL
-from bot.confidence import confidence
-from bot.pipeline import open_retriever
+from bot.answers.composer import MIN_CONFIDENCE, MIN_LEGAL
+from bot.answers.confidence import confidence
+from bot.search.pipeline import open_retriever
 from indexing.retrieval import Retriever
 
 OFF_TOPIC = (

@@ -1,4 +1,4 @@
-"""Measure the similarity threshold above which the bot reuses a curated answer (bot/curated_match.py).
+"""Measure the similarity threshold above which the bot reuses a curated answer (bot/conversation/curated_match.py).
 
 Pairs of questions from the 'tune' split of the development set (the held-out split is never used):
 same gold article set → the curated answer of one should serve the other; disjoint gold sets → it must
@@ -17,7 +17,7 @@ from itertools import combinations
 import common
 import numpy as np
 
-from bot.pipeline import open_retriever
+from bot.search.pipeline import open_retriever
 from indexing.evaluation import Question
 
 THRESHOLDS = (0.90, 0.92, 0.94, 0.95, 0.955, 0.96, 0.965, 0.97, 0.975, 0.98)

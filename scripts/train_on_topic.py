@@ -5,7 +5,7 @@ Not legal: everyday messages the team wrote that no statute answers (indexing/da
 none of them is among scripts/measure_confidence.py's off-topic messages, which measure the result).
 Each message is embedded as the bot embeds questions (`Retriever.embed_question`); a logistic regression
 with balanced class weights is fitted on the vectors. Prints 5-fold cross-validated shares of each class
-on the right side of `bot.answer.MIN_LEGAL`, and the same for the tuning split's legal questions
+on the right side of `bot.answers.composer.MIN_LEGAL`, and the same for the tuning split's legal questions
 (never fitted on). The held-out split is never read.
 
 Run from the repository root, with the index built (`pufa build`), after training the question adapter:
@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_predict
 
-from bot.answer import MIN_LEGAL
-from bot.pipeline import open_retriever
+from bot.answers.composer import MIN_LEGAL
+from bot.search.pipeline import open_retriever
 from indexing.on_topic import DEFAULT_WEIGHTS, OnTopicModel
 from indexing.question_bank import DEFAULT_QUESTIONS as LEGAL
 from indexing.question_bank import load_written_questions

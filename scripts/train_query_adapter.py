@@ -30,7 +30,7 @@ import common
 import numpy as np
 import torch
 
-from bot.pipeline import open_corpus, open_embedder
+from bot.search.pipeline import open_corpus, open_embedder
 from indexing.build import PENALTIES, VECTORS, Manifest
 from indexing.evaluation import Question, mean_metrics, question_metrics
 from indexing.query import expand_question

@@ -20,7 +20,7 @@ import common
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from bot.pipeline import open_corpus, open_embedder
+from bot.search.pipeline import open_corpus, open_embedder
 from bot.settings import Settings
 from indexing.build import load_retriever
 from indexing.evaluation import Question, mean_metrics, question_metrics

@@ -28,7 +28,7 @@ import common
 import numpy as np
 import torch
 
-from bot.pipeline import open_corpus, open_embedder
+from bot.search.pipeline import open_corpus, open_embedder
 from indexing.embedder import Embedder
 from indexing.query import expand_question
 from indexing.question_bank import DEFAULT_QUESTIONS, load_written_questions

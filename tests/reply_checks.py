@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.answer import MAX_REPLY_BYTES, Township
+from bot.answers.composer import MAX_REPLY_BYTES, Township
 from knowledge.corpus import Corpus
 from knowledge.numerals import from_chinese_numeral
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.answer import (
+from bot.answers.composer import (
     DISCLAIMER,
     MAX_REPLY_BYTES,
     MIN_LEGAL,
@@ -17,10 +17,10 @@ from bot.answer import (
     compose_curated,
     compose_more,
 )
-from bot.curated import MAX_ANSWER_CHARS
-from bot.curated_match import CuratedMatch
-from bot.text import ELLIPSIS
-from bot.topics import CATEGORIES
+from bot.answers.text import ELLIPSIS
+from bot.answers.topics import CATEGORIES
+from bot.conversation.curated_match import CuratedMatch
+from bot.staff.curated import MAX_ANSWER_CHARS
 from indexing.retrieval import Hit
 from knowledge.articles import Article
 from knowledge.corpus import Corpus
@@ -30,7 +30,7 @@ DEBT_QUESTION = "邻居借了我五千块钱一直不还怎么办"
 
 
 def hit(article: Article, margin: float | None = 0.025, retrievers: tuple[str, ...] = ("bm25", "dense")) -> Hit:
-    """A hit whose strength is set by its hubness-corrected dense margin (see bot/confidence.py)."""
+    """A hit whose strength is set by its hubness-corrected dense margin (see bot/answers/confidence.py)."""
     return Hit(
         article, score=margin or 0.0, retrievers=retrievers, chunk_id=f"{article.key}#0",
         dense_score=None if margin is None else 0.85, dense_margin=margin,

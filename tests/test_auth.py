@@ -1,4 +1,4 @@
-"""Console accounts (bot.users) and log-in (bot.auth): argon2 hashes, lock-out, server-side sessions."""
+"""Console accounts (bot.staff.users) and log-in (bot.staff.auth): argon2 hashes, lock-out, server-side sessions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from bot.auth import (
+from bot.staff.auth import (
     LOCKOUT,
     MAX_FAILURES,
     SESSION_LIFETIME,
@@ -23,7 +23,7 @@ from bot.auth import (
     locked_until,
     start_session,
 )
-from bot.users import STAFF, VOLUNTEER, ConsoleUser, UserError, create_user, find_user, update_user
+from bot.staff.users import STAFF, VOLUNTEER, ConsoleUser, UserError, create_user, find_user, update_user
 
 PASSWORD = "a-long-enough-password"
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.backup import BackupError, backup, restore
 from bot.cli import main
-from bot.models import Consultation
-from bot.records import record_consultation
+from bot.ops.backup import BackupError, backup, restore
+from bot.records.models import Consultation
+from bot.records.store import record_consultation
 from tests.fixtures.web import TEST_SECRET_KEY, MakeConsultation
 
 TOWNSHIP = "青山镇"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from bot.confidence import MARGIN_CEILING, MARGIN_FLOOR, confidence, hit_strength
+from bot.answers.confidence import MARGIN_CEILING, MARGIN_FLOOR, confidence, hit_strength
 from indexing.retrieval import Hit
 from knowledge.articles import Article
 

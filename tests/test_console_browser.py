@@ -11,13 +11,13 @@ import openpyxl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import statistics as st
 from bot.app import create_app
-from bot.curated import CuratedAnswer
-from bot.models import Consultation
-from bot.records import record_consultation
-from bot.reports import annual_paragraph
-from bot.reviews import LOW_CONFIDENCE, review_history
+from bot.records.models import Consultation
+from bot.records.store import record_consultation
+from bot.staff import statistics as st
+from bot.staff.curated import CuratedAnswer
+from bot.staff.exports import annual_paragraph
+from bot.staff.reviews import LOW_CONFIDENCE, review_history
 from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus
 from tests.fixtures.console import (

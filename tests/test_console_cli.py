@@ -10,13 +10,13 @@ import openpyxl
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import statistics as st
-from bot.auth import authenticate
 from bot.cli import main
-from bot.db import make_engine, make_session_factory
-from bot.reports import annual_paragraph
+from bot.records.database import make_engine, make_session_factory
 from bot.settings import Settings
-from bot.users import find_user
+from bot.staff import statistics as st
+from bot.staff.auth import authenticate
+from bot.staff.exports import annual_paragraph
+from bot.staff.users import find_user
 from knowledge.corpus import Corpus
 from tests.fixtures.console import seed_consultations
 

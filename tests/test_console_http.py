@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
-from bot.auth import MAX_FAILURES, LoginAttempts
-from bot.curated import CuratedAnswer, create_curated
-from bot.records import record_consultation
-from bot.reviews import Review
-from bot.users import VOLUNTEER, ConsoleUser, create_user
+from bot.records.store import record_consultation
+from bot.staff.auth import MAX_FAILURES, LoginAttempts
+from bot.staff.curated import CuratedAnswer, create_curated
+from bot.staff.reviews import Review
+from bot.staff.users import VOLUNTEER, ConsoleUser, create_user
 from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus
 from tests.fixtures.console import (

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 
-from bot.db import make_engine
 from bot.migrations import downgrade, upgrade
+from bot.records.database import make_engine
 
 CONSOLE_TABLES = {
     "console_users": [

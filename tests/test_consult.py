@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import replies
-from bot.consult import Consultant, clean_question, describe_error
-from bot.curated import create_curated
-from bot.curated_match import CuratedMatcher
-from bot.dialogue import command_of
-from bot.users import STAFF, create_user
+from bot.answers import replies
+from bot.conversation.consultation import Consultant, clean_message
+from bot.conversation.curated_match import CuratedMatcher
+from bot.conversation.dialogue import command_of
+from bot.errors import describe_error
+from bot.staff.curated import create_curated
+from bot.staff.users import STAFF, create_user
 from indexing.embedder import Embedder
 from indexing.retrieval import Hit, Retriever
 from tests.reply_checks import TOWNSHIP
@@ -35,7 +36,7 @@ from tests.reply_checks import TOWNSHIP
     ids=["zero-width", "full-width", "chinese-punctuation", "emoji", "format-chars", "punctuation", "controls", "long"],
 )
 def test_clean_question(raw: str, clean: str) -> None:
-    assert clean_question(raw) == clean
+    assert clean_message(raw) == clean
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Curated answers (bot.curated): created from a review, edited and retired by staff, never lost."""
+"""Curated answers (bot.staff.curated): created from a review, edited and retired by staff, never lost."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.curated import (
+from bot.staff.curated import (
     CuratedError,
     create_curated,
     curated_for_consultation,
@@ -15,7 +15,7 @@ from bot.curated import (
     set_retired,
     update_curated,
 )
-from bot.users import STAFF, VOLUNTEER, create_user
+from bot.staff.users import STAFF, VOLUNTEER, create_user
 from knowledge.corpus import Corpus
 from tests.fixtures.console import local_time, seed_consultations
 

@@ -1,4 +1,4 @@
-"""Curated answers matched to new questions (bot.curated_match), with the real model and real databases."""
+"""Curated answers matched to new questions (bot.conversation.curated_match), with the real model and real databases."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.curated import CuratedAnswer, create_curated, set_retired, update_curated
-from bot.curated_match import MATCH_THRESHOLD, CuratedMatcher
-from bot.db import make_engine, make_session_factory
-from bot.users import STAFF, ConsoleUser, create_user
+from bot.conversation.curated_match import MATCH_THRESHOLD, CuratedMatcher
+from bot.records.database import make_engine, make_session_factory
+from bot.staff.curated import CuratedAnswer, create_curated, set_retired, update_curated
+from bot.staff.users import STAFF, ConsoleUser, create_user
 from indexing.retrieval import Retriever
 
 LOST_IOU = "借条丢了还能要回钱吗"

@@ -1,4 +1,4 @@
-"""The customer-service API client (bot.customer_service) against a local server that speaks WeChat's API."""
+"""The customer-service API client (bot.wechat.customer_service) against a local server that speaks WeChat's API."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.customer_service import OUT_OF_WINDOW, TOKEN_MARGIN_S, CustomerService, WeChatApiError
+from bot.wechat.customer_service import OUT_OF_WINDOW, TOKEN_MARGIN_S, CustomerService, WeChatApiError
 from tests.fixtures.web import APP_ID, free_port
 from tests.fixtures.wechat_api import APP_SECRET, FakeWeChatApi
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from bot.topics import CATEGORIES
+from bot.answers.topics import CATEGORIES
 from indexing.evaluation import load_questions
 from knowledge.corpus import Corpus
 

@@ -11,9 +11,9 @@ import time
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import replies
-from bot.answer import compose_more
-from bot.township import Township
+from bot.answers import replies
+from bot.answers.composer import compose_more
+from bot.answers.township import Township
 from indexing.retrieval import Retriever
 from tests.fixtures.web import (
     LIVE_RATE_LIMIT,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.emergency import emergency_lines, is_emergency
+from bot.answers.emergency import emergency_lines, is_emergency
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.excerpts import SLACK, excerpt
-from bot.text import ELLIPSIS
+from bot.answers.excerpts import SLACK, excerpt
+from bot.answers.text import ELLIPSIS
 from knowledge.articles import Article
 from knowledge.corpus import Corpus
 

@@ -1,4 +1,4 @@
-"""Exports (bot.export, bot.reports): CSV / XLSX cells, masking, formula safety, the report paragraph."""
+"""Exports (bot.staff.sheets, bot.staff.exports): CSV / XLSX cells, masking, formula safety, the report paragraph."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import openpyxl
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import statistics as st
-from bot.export import (
+from bot.answers.topics import CATEGORIES
+from bot.settings import Settings
+from bot.staff import statistics as st
+from bot.staff.exports import ExportError, annual_paragraph, export_bytes
+from bot.staff.sheets import (
     PSEUDONYM_CHARS,
     RECORD_HEADER,
     Sheet,
@@ -22,9 +25,6 @@ from bot.export import (
     to_csv,
     to_xlsx,
 )
-from bot.reports import ExportError, annual_paragraph, export_bytes
-from bot.settings import Settings
-from bot.topics import CATEGORIES
 from knowledge.corpus import Corpus
 from tests.fixtures.console import SEEDS, seed_consultations
 

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.db import make_engine, make_session_factory
-from bot.loadgen import drive
 from bot.migrations import upgrade
-from bot.models import Consultation
+from bot.ops.loadgen import drive
+from bot.records.database import make_engine, make_session_factory
+from bot.records.models import Consultation
 from indexing.retrieval import Retriever
 from tests.fixtures.postgres import PostgresCluster, postgres_wanted, running_cluster
 from tests.fixtures.web import TOKEN, LiveServer, live_settings, run_live_server

@@ -5,16 +5,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.followups import (
+from bot.records.followups import (
     followup_openid,
     last_consultation_for_user,
     purge_expired_openids,
     recent_message_count,
     take_more,
 )
-from bot.models import Consultation
-from bot.privacy import pseudonymize
-from bot.records import ConsultationIn, record_consultation
+from bot.records.models import Consultation
+from bot.records.privacy import pseudonymize
+from bot.records.store import ConsultationIn, record_consultation
 from tests.fixtures.web import TEST_OPENID as OPENID
 from tests.fixtures.web import TEST_SECRET_KEY as KEY
 from tests.fixtures.web import MakeConsultation

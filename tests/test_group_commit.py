@@ -12,11 +12,11 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import records
-from bot.db import engine_of
-from bot.group_commit import GroupCommitter
-from bot.models import Consultation, ConsultationHit
-from bot.records import ConsultationRow, Stored
+from bot.records import store as records
+from bot.records.database import engine_of
+from bot.records.group_commit import GroupCommitter
+from bot.records.models import Consultation, ConsultationHit
+from bot.records.store import ConsultationRow, Stored
 from tests.fixtures.web import TEST_SECRET_KEY, MakeConsultation
 
 TOWNSHIP = "青山镇"

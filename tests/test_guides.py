@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from bot.guides import Tip, advice_line, guide, guides
-from bot.topics import CATEGORIES
+from bot.answers.guides import Tip, advice_line, guide, guides
+from bot.answers.topics import CATEGORIES
 from knowledge.corpus import Corpus
 
 

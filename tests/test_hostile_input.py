@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.app import create_app
-from bot.db import make_engine, make_session_factory
-from bot.models import Consultation, Event
+from bot.records.database import make_engine, make_session_factory
+from bot.records.models import Consultation, Event
 from indexing.retrieval import Retriever
 from tests.fixtures.web import (
     TOKEN,

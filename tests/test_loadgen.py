@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.loadgen import LoadReport, NotLoopback, check_loopback, signed_query
-from bot.wechat_crypto import verify_query
+from bot.ops.loadgen import LoadReport, NotLoopback, check_loopback, signed_query
+from bot.wechat.crypto import verify_query
 from tests.fixtures.web import TOKEN, LiveServer
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.memory import RateLimiter, RecentReplies
+from bot.shared_state.memory import RateLimiter, RecentReplies
 
 
 class Clock:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answer import MIN_LEGAL
+from bot.answers.composer import MIN_LEGAL
 from indexing.build import build_index, load_retriever
 from indexing.embedder import Embedder
 from indexing.on_topic import DEFAULT_WEIGHTS, OnTopicModel

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.pipeline import open_embedder, open_question_side
+from bot.search.pipeline import open_embedder, open_question_side
 from bot.settings import Settings
 from indexing.embedder import Embedder, QuestionEmbedder
 

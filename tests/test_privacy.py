@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.privacy import PrivacyError, decrypt_openid, encrypt_openid, mask_pii, pseudonymize
+from bot.records.privacy import PrivacyError, decrypt_openid, encrypt_openid, mask_pii, pseudonymize
 
 OPENID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
 KEY = "a-long-random-secret"

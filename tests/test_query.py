@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from indexing.query import clean_question, default_lexicon, expand_question, parse_lexicon
+from indexing.query import default_lexicon, expand_question, parse_lexicon, strip_filler
 
 
 def test_greetings_and_filler_are_dropped() -> None:
-    assert clean_question("你好，请问一下，俺家狗咬了人咋办？谢谢") == "俺家狗咬了人咋办？"
-    assert clean_question("  老师您好  借钱不还  ") == "借钱不还"
-    assert clean_question("你好") == "你好", "a message that is only a greeting stays as it is"
+    assert strip_filler("你好，请问一下，俺家狗咬了人咋办？谢谢") == "俺家狗咬了人咋办？"
+    assert strip_filler("  老师您好  借钱不还  ") == "借钱不还"
+    assert strip_filler("你好") == "你好", "a message that is only a greeting stays as it is"
 
 
 def test_everyday_words_bring_in_the_statutes_terms() -> None:

@@ -9,10 +9,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import records
-from bot.models import Consultation, ConsultationHit, Event
-from bot.recorder import Recorder
-from bot.spool import Spool
+from bot.records import store as records
+from bot.records.models import Consultation, ConsultationHit, Event
+from bot.records.recorder import Recorder
+from bot.records.spool import Spool
 from tests.fixtures.web import TEST_OPENID, TEST_SECRET_KEY, MakeConsultation
 
 TOWNSHIP = "青山镇"

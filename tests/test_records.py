@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Consultation, ConsultationHit, Event
-from bot.privacy import pseudonymize
-from bot.records import (
+from bot.records.models import Consultation, ConsultationHit, Event
+from bot.records.privacy import pseudonymize
+from bot.records.store import (
     ConsultationIn,
     RecordError,
     build_consultation,

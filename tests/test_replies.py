@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import replies
-from bot.answer import Township
+from bot.answers import replies
+from bot.answers.composer import Township
 from bot.settings import Settings
 from knowledge.corpus import Corpus
 from tests.reply_checks import TOWNSHIP, assert_sendable, cited_articles

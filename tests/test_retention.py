@@ -10,11 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main
-from bot.models import Consultation
-from bot.records import record_consultation
-from bot.retention import ERASED_QUESTION, Purged, purge
-from bot.shared_db import DatabaseState, TurnClaim
-from bot.stats import consultation_stats
+from bot.ops.retention import ERASED_QUESTION, Purged, purge
+from bot.records.models import Consultation
+from bot.records.store import record_consultation
+from bot.shared_state.database import DatabaseState, TurnClaim
+from bot.staff.counts import consultation_stats
 from tests.fixtures.web import TEST_SECRET_KEY, MakeConsultation
 
 NOW = datetime(2026, 9, 1, 12, 0, tzinfo=UTC)

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import retrieval_process
-from bot.consult import Retrieval, RetrievalThreads, retrieve
-from bot.retrieval_process import RetrievalProcess, RetrievalProcessDied
-from bot.retrieval_queue import SharedQueue, pack
+from bot.search import child_process as retrieval_process
+from bot.search.child_process import RetrievalProcess, RetrievalProcessDied
+from bot.search.retrieval import Retrieval, RetrievalThreads, retrieve
+from bot.search.shared_queue import SharedQueue
+from bot.search.wire import pack
 from bot.settings import Settings
 from indexing.build import load_retriever
 from indexing.embedder import Embedder
@@ -83,7 +84,7 @@ def test_a_killed_child_is_replaced_and_threads_answer_meanwhile(
     child: RetrievalProcess, mediation_retriever: Retriever, caplog: pytest.LogCaptureFixture
 ) -> None:
     (victim,) = _child_pids()
-    caplog.set_level(logging.ERROR, logger="bot.retrieval_process")
+    caplog.set_level(logging.ERROR, logger="bot.search.child_process")
     os.kill(victim, signal.SIGKILL)
     found: list[Retrieval | None] = []
 
@@ -110,7 +111,7 @@ def test_a_killed_child_is_replaced_and_threads_answer_meanwhile(
 def test_a_child_that_cannot_load_leaves_the_worker_on_its_threads(
     mediation_data_dir: Path, mediation_retriever: Retriever, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="bot.retrieval_process")
+    caplog.set_level(logging.ERROR, logger="bot.search.child_process")
     before = _child_pids()
     process = RetrievalProcess(_settings(mediation_data_dir, laws=("中华人民共和国不存在法",)))
     try:

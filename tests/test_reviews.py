@@ -1,4 +1,4 @@
-"""The review queue's filters and the verdict history (bot.reviews), on seeded records."""
+"""The review queue's filters and the verdict history (bot.staff.reviews), on seeded records."""
 
 from __future__ import annotations
 
@@ -7,10 +7,17 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.models import Consultation
-from bot.reviews import LOW_CONFIDENCE, QueueFilter, ReviewError, record_review, review_history, review_queue
-from bot.statistics import day_start
-from bot.users import STAFF, VOLUNTEER, ConsoleUser, create_user
+from bot.records.models import Consultation
+from bot.staff.reviews import (
+    LOW_CONFIDENCE,
+    QueueFilter,
+    ReviewError,
+    record_review,
+    review_history,
+    review_queue,
+)
+from bot.staff.statistics import day_start
+from bot.staff.users import STAFF, VOLUNTEER, ConsoleUser, create_user
 from knowledge.corpus import Corpus
 from tests.fixtures.console import SEEDS, local_time, seed_consultations
 

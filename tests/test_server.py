@@ -20,15 +20,8 @@ import httpx
 import pytest
 
 from bot.cli import main
-from bot.server import (
-    DEV_SECRET_KEY,
-    DEV_WECHAT_TOKEN,
-    DropQueryString,
-    SkipAnsweredPushes,
-    logging_config,
-    with_development_defaults,
-)
-from bot.settings import Settings
+from bot.server import DropQueryString, SkipAnsweredPushes, logging_config
+from bot.settings import DEV_SECRET_KEY, DEV_WECHAT_TOKEN, Settings, with_development_defaults
 from indexing.embedder import Embedder
 from tests.fixtures.web import FakeWeChat, free_port
 

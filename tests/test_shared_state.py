@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.customer_service import CustomerService
-from bot.db import make_engine, make_session_factory
-from bot.shared_db import DatabaseState, RateWindow, TurnClaim, purge_shared_state
-from bot.shared_state import Claim, MemoryState, Resilient, SharedState, open_shared_state
+from bot.records.database import make_engine, make_session_factory
+from bot.shared_state import open_shared_state
+from bot.shared_state.base import Claim, MemoryState, Resilient, SharedState
+from bot.shared_state.database import DatabaseState, RateWindow, TurnClaim, purge_shared_state
+from bot.wechat.customer_service import CustomerService
 from tests.fixtures.web import APP_ID, DB_BACKENDS, backend_url, live_settings
 from tests.fixtures.wechat_api import APP_SECRET, FakeWeChatApi
 
@@ -44,7 +45,7 @@ def new_worker(
 ) -> Iterator[Worker]:
     """Makes the state objects of one deployment's workers: on SQLite, PostgreSQL or Redis."""
     if request.param == "redis":
-        from bot.shared_redis import RedisState
+        from bot.shared_state.redis import RedisState
 
         url = request.getfixturevalue("redis_url")
         pytest.importorskip("redis").Redis.from_url(url).flushdb()
@@ -176,7 +177,7 @@ def test_resilient_state_falls_back_to_memory_and_logs_the_outage_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     state = Resilient(Broken())  # type: ignore[arg-type]
-    with caplog.at_level(logging.ERROR, logger="bot.shared_state"):
+    with caplog.at_level(logging.ERROR, logger="bot.shared_state.base"):
         assert state.claim("k", lease_s=30).owned
         state.finish("k", "答复")
         assert state.claim("k", lease_s=30).reply == "答复"

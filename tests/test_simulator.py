@@ -12,13 +12,13 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from bot import replies
-from bot.answer import compose_answer
+from bot.answers import replies
+from bot.answers.composer import compose_answer
 from bot.app import create_app, township_from_settings
-from bot.consult import RETRIEVAL_K
-from bot.db import make_engine, make_session_factory
-from bot.models import Consultation, Event
-from bot.privacy import pseudonymize
+from bot.records.database import make_engine, make_session_factory
+from bot.records.models import Consultation, Event
+from bot.records.privacy import pseudonymize
+from bot.search.retrieval import RETRIEVAL_K
 from bot.settings import Settings
 from indexing.retrieval import Retriever
 from tests.fixtures.web import (

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from bot.spool import Entry, Spool, SpoolBlocked
+from bot.records.spool import Entry, Spool, SpoolBlocked
 
 
 def test_entries_are_replayed_in_order_and_the_file_removed(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_a_bad_entry_is_set_aside_and_the_rest_applied(tmp_path: Path) -> None:
 WRITER = """
 import sys, time
 from pathlib import Path
-from bot.spool import Spool
+from bot.records.spool import Spool
 spool = Spool(Path(sys.argv[1]))
 for n in range(3):
     spool.append({"n": n})

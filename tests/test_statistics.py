@@ -1,4 +1,4 @@
-"""Statistics (bot.statistics) against an oracle computed from the seed list itself."""
+"""Statistics (bot.staff.statistics) against an oracle computed from the seed list itself."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from bot import statistics as st
-from bot.models import Consultation
-from bot.reviews import record_review
-from bot.stats import consultation_stats
-from bot.users import VOLUNTEER, create_user
+from bot.records.models import Consultation
+from bot.staff import statistics as st
+from bot.staff.counts import consultation_stats
+from bot.staff.reviews import record_review
+from bot.staff.users import VOLUNTEER, create_user
 from knowledge.corpus import Corpus
 from tests.fixtures.console import SEEDS, Seed, seed_consultations
 

@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from bot.models import Consultation
-from bot.privacy import pseudonymize
-from bot.records import record_event
-from bot.stats import consultation_stats
+from bot.records.models import Consultation
+from bot.records.privacy import pseudonymize
+from bot.records.store import record_event
+from bot.staff.counts import consultation_stats
 from tests.fixtures.web import TEST_SECRET_KEY as KEY
 
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import ELLIPSIS, bigrams, clip_bytes, strip_markdown, utf8_len
+from bot.answers.text import ELLIPSIS, bigrams, clip_bytes, strip_markdown, utf8_len
 
 
 @given(st.text(max_size=400), st.integers(min_value=10, max_value=600))

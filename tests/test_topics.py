@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.topics import (
+from bot.answers.topics import (
     CATEGORIES,
     OTHER,
     article_category,

@@ -1,4 +1,4 @@
-"""Follow-up replies (bot.volunteer_replies): sent only inside WeChat's window, every attempt logged."""
+"""Follow-up replies (bot.staff.volunteer_replies): sent only inside WeChat's window, every attempt logged."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session
 
-from bot.customer_service import OUT_OF_WINDOW, CustomerService
-from bot.models import Consultation
-from bot.records import record_consultation
-from bot.users import VOLUNTEER, ConsoleUser, create_user
-from bot.volunteer_replies import FAILED, SENT, FollowupError, can_follow_up, replies_for, send_followup
+from bot.records.models import Consultation
+from bot.records.store import record_consultation
+from bot.staff.users import VOLUNTEER, ConsoleUser, create_user
+from bot.staff.volunteer_replies import FAILED, SENT, FollowupError, can_follow_up, replies_for, send_followup
+from bot.wechat.customer_service import OUT_OF_WINDOW, CustomerService
 from knowledge.corpus import Corpus
 from tests.fixtures.console import SEEDS, TOWNSHIP, consultation_in
 from tests.fixtures.web import APP_ID, TEST_SECRET_KEY

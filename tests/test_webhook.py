@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot import replies
+from bot.answers import replies
+from bot.answers.township import Township
 from bot.app import create_app, township_from_settings
-from bot.privacy import pseudonymize
-from bot.township import Township
+from bot.records.privacy import pseudonymize
 from indexing.retrieval import Retriever
 from tests.fixtures.web import (
     ACCOUNT,
@@ -394,7 +394,7 @@ def test_a_bug_after_the_dialogue_is_a_500_logged_by_type_only(
     def broken(**_: object) -> str:
         raise RuntimeError(f"rendering {question}")
 
-    monkeypatch.setattr("bot.webhook.render_text_reply", broken)
+    monkeypatch.setattr("bot.wechat.webhook.render_text_reply", broken)
     answer = wechat.ask(new_openid(), question)
     assert (answer.status, answer.body) == (500, "Internal Server Error")
     logs = live_server.logs()

@@ -6,7 +6,7 @@ import pytest
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
-from bot.wechat_crypto import DecryptionFailed, Envelope, SignatureRejected, sign, verify_query
+from bot.wechat.crypto import DecryptionFailed, Envelope, SignatureRejected, sign, verify_query
 from tests.fixtures.web import AES_KEY, APP_ID, PREVIOUS_AES_KEY, TOKEN
 
 NOW = 1_767_225_600

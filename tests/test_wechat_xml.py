@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from wechatpy.replies import deserialize_reply
 
-from bot.wechat_xml import (
+from bot.wechat.messages import (
     MAX_REPLY_BYTES,
     InboundMessage,
     XmlRejected,

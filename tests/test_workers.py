@@ -20,11 +20,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import replies
+from bot.answers import replies
 from bot.app import create_app, township_from_settings
-from bot.db import make_engine, make_session_factory
-from bot.loadgen import drive
-from bot.models import Consultation
+from bot.ops.loadgen import drive
+from bot.records.database import make_engine, make_session_factory
+from bot.records.models import Consultation
 from indexing.retrieval import Retriever
 from tests.fixtures.postgres import PostgresCluster, postgres_copy
 from tests.fixtures.serve import ServeProcess, children_of, is_alive, pufa_serve
@@ -158,8 +158,8 @@ def test_json_logs_hold_neither_openid_nor_question(served: tuple[ServeProcess, 
     logs = process.logs()
     entries = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     assert {"time", "level", "logger", "pid", "message"} <= set(entries[-1])
-    assert any(f"msg={msg_id} " in e["message"] and e["logger"] == "bot.dialogue" for e in entries)
-    assert {e["pid"] for e in entries if e["logger"] == "bot.dialogue"} <= set(process.worker_pids())
+    assert any(f"msg={msg_id} " in e["message"] and e["logger"] == "bot.conversation.dialogue" for e in entries)
+    assert {e["pid"] for e in entries if e["logger"] == "bot.conversation.dialogue"} <= set(process.worker_pids())
     assert openid not in logs and question not in logs and "宅基地" not in logs
 
 

@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from bot import pipeline
 from bot.commands.retrieval import DEFAULT_QUESTIONS
+from bot.search import pipeline
 from bot.settings import Settings
 from indexing.benchmark import benchmark_retrieval
 from indexing.evaluation import load_questions
@@ -47,8 +47,8 @@ def cmd_bench_retrieval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bench_webhook(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.loadgen import count_records, drive
-    from bot.server import with_development_defaults
+    from bot.ops.loadgen import count_records, drive
+    from bot.settings import with_development_defaults
 
     settings = with_development_defaults(settings)
     token = args.token or settings.wechat_token

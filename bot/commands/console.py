@@ -9,12 +9,12 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.db import one_off_session
-from bot.reports import FORMATS, KINDS, annual_paragraph, export_bytes
+from bot.records.database import one_off_session
 from bot.settings import Settings
-from bot.statistics import Period, PeriodError
-from bot.stats import consultation_stats
-from bot.users import ROLES, UserError, create_user
+from bot.staff.counts import consultation_stats
+from bot.staff.exports import FORMATS, KINDS, annual_paragraph, export_bytes
+from bot.staff.statistics import Period, PeriodError
+from bot.staff.users import ROLES, UserError, create_user
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from bot import backup, retention
-from bot.db import one_off_session
+from bot.ops import backup, retention
+from bot.records.database import one_off_session
 from bot.settings import Settings
 
 

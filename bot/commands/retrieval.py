@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bot import pipeline
+from bot.search import pipeline
 from bot.settings import Settings
 from indexing.evaluation import KS, RETRIEVERS, evaluate, load_questions
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from bot.auth import end_user_sessions
 from bot.console.context import PREFIX, ConsoleError
-from bot.console.deps import Console, StaffForm, StaffLogin, text_field
-from bot.db import DbSession
-from bot.users import ConsoleUser, UserError, create_user, list_users, update_user
+from bot.console.deps import Console, DbSession, StaffForm, StaffLogin, text_field
+from bot.staff.auth import end_user_sessions
+from bot.staff.users import ConsoleUser, UserError, create_user, list_users, update_user
 
 router = APIRouter()
 

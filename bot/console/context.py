@@ -12,14 +12,14 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.customer_service import CustomerService
-from bot.reviews import VERDICTS
+from bot.answers.topics import CATEGORIES
 from bot.settings import Settings
-from bot.shared_state import TokenStore
-from bot.statistics import REPORT_TZ, outermost_divisions
-from bot.topics import CATEGORIES
-from knowledge.articles import short_law_name
+from bot.shared_state.base import TokenStore
+from bot.staff.reviews import VERDICTS
+from bot.staff.statistics import REPORT_TZ, outermost_divisions
+from bot.wechat.customer_service import CustomerService
 from knowledge.corpus import Corpus
+from knowledge.law_names import short_law_name
 from knowledge.numerals import to_chinese_numeral
 
 PREFIX = "/console"
@@ -105,7 +105,9 @@ class ConsoleContext:
     def corpus(self) -> Corpus:
         with self._lock:
             if self._corpus is None:
-                from bot.pipeline import open_corpus  # reads the statute database: only when a page needs it
+                from bot.search.pipeline import (
+                    open_corpus,  # reads the statute database: only when a page needs it
+                )
 
                 self._corpus = open_corpus(self.settings)
             return self._corpus

@@ -8,9 +8,8 @@ from sqlalchemy.orm import Session
 
 from bot.console.articles import article_labels, chosen_articles
 from bot.console.context import PREFIX, ConsoleError
-from bot.console.deps import Console, StaffForm, StaffLogin, text_field
-from bot.curated import CuratedAnswer, CuratedError, list_curated, set_retired, update_curated
-from bot.db import DbSession
+from bot.console.deps import Console, DbSession, StaffForm, StaffLogin, text_field
+from bot.staff.curated import CuratedAnswer, CuratedError, list_curated, set_retired, update_curated
 
 router = APIRouter()
 

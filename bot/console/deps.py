@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import FormData
 
-from bot.auth import ConsoleSession, load_session
 from bot.console.context import SESSION_COOKIE, ConsoleContext, ConsoleError, LoginRequired, get_context
 from bot.console.csrf import FIELD, CsrfRejected, check_origin, check_token
-from bot.db import DbSession
+from bot.staff.auth import ConsoleSession, load_session
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """FastAPI dependency: one session per request, from `app.state.session_factory`."""
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with factory() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+
 
 Console = Annotated[ConsoleContext, Depends(get_context)]
 

@@ -6,10 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from bot.console.context import PREFIX, ConsoleError
-from bot.console.deps import Console, Form, Login, text_field
+from bot.console.deps import Console, DbSession, Form, Login, text_field
 from bot.console.queue import consultation_or_404
-from bot.db import DbSession
-from bot.volunteer_replies import FollowupError, send_followup
+from bot.staff.volunteer_replies import FollowupError, send_followup
 
 router = APIRouter()
 

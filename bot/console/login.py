@@ -6,7 +6,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from bot.auth import (
+from bot.console.context import PREFIX, SESSION_COOKIE, local_time
+from bot.console.csrf import LOGIN_COOKIE, new_token
+from bot.console.deps import Console, DbSession, Form, read_checked_form, safe_next, text_field
+from bot.staff.auth import (
     LOCKOUT,
     SESSION_LIFETIME,
     LoginFailed,
@@ -16,10 +19,6 @@ from bot.auth import (
     load_session,
     start_session,
 )
-from bot.console.context import PREFIX, SESSION_COOKIE, local_time
-from bot.console.csrf import LOGIN_COOKIE, new_token
-from bot.console.deps import Console, Form, read_checked_form, safe_next, text_field
-from bot.db import DbSession
 
 router = APIRouter()
 LOGIN_FORM_LIFETIME_S = 2 * 3600

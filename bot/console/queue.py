@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from bot.answers.topics import CATEGORIES
 from bot.console.articles import chosen_articles
 from bot.console.context import PREFIX, ConsoleError
-from bot.console.deps import Console, Form, Login, text_field
-from bot.curated import CuratedError, create_curated, curated_for_consultation
-from bot.db import DbSession
-from bot.models import Consultation
-from bot.reviews import (
+from bot.console.deps import Console, DbSession, Form, Login, text_field
+from bot.records.models import Consultation
+from bot.staff.curated import CuratedError, create_curated, curated_for_consultation
+from bot.staff.reviews import (
     QueueFilter,
     ReviewError,
     get_consultation,
@@ -24,9 +24,8 @@ from bot.reviews import (
     review_history,
     review_queue,
 )
-from bot.statistics import day_start
-from bot.topics import CATEGORIES
-from bot.volunteer_replies import can_follow_up, replies_for
+from bot.staff.statistics import day_start
+from bot.staff.volunteer_replies import can_follow_up, replies_for
 
 router = APIRouter()
 PAGE_SIZE = 20

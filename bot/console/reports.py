@@ -1,6 +1,6 @@
 """Staff pages: statistics with charts, the annual-report paragraph, and the CSV / XLSX downloads.
 
-Every number here comes from bot.statistics and every file from bot.reports, as for `pufa export` and
+Every number here comes from bot.staff.statistics and every file from bot.staff.exports, as for `pufa export` and
 `pufa report`.
 """
 
@@ -13,14 +13,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from bot import statistics as st
 from bot.console.articles import article_labels
 from bot.console.charts import columns, horizontal_bars
 from bot.console.context import SECURITY_HEADERS, ConsoleContext, ConsoleError
-from bot.console.deps import Console, StaffLogin
-from bot.db import DbSession
-from bot.export import report_paragraph
-from bot.reports import ExportError, export_bytes, export_filename
+from bot.console.deps import Console, DbSession, StaffLogin
+from bot.staff import statistics as st
+from bot.staff.exports import ExportError, export_bytes, export_filename
+from bot.staff.sheets import report_paragraph
 
 router = APIRouter()
 MEDIA_TYPES = {

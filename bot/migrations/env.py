@@ -5,9 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot import auth, curated, reviews, shared_db, users, volunteer_replies  # noqa: F401  (their tables join Base.metadata)
-from bot.db import make_engine, normalise_url
-from bot.models import Base
+from bot.records.database import make_engine, normalise_url
+from bot.records.models import Base
+
+# Imported for their tables, which join Base.metadata.
+from bot.shared_state import database as shared_db  # noqa: F401
+from bot.staff import auth, curated, reviews, users, volunteer_replies  # noqa: F401
 
 config = context.config
 

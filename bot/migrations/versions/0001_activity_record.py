@@ -15,7 +15,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# Types are spelled out here, not imported from bot.models: a migration must keep meaning what it meant.
+# Types are spelled out here, not imported from bot.records.models: a migration must keep meaning what it meant.
 _TIME = sa.DateTime(timezone=True)
 
 

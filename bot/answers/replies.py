@@ -1,0 +1,171 @@
+"""Fixed replies of the conversation (welcome, help, 人工, menu topics, guidance). Pure text builders.
+
+Every reply is plain text within WeChat's 2048-byte limit; township names and contacts come from the
+Township argument, menu guides from bot/data/menu.json and the topic guides.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from itertools import chain, zip_longest
+
+from bot.answers.guides import Tip, guide
+from bot.answers.text import MAX_REPLY_BYTES, clip_bytes
+from bot.answers.township import Township
+
+MENU_KEYS = (
+    "TOPIC_MARRIAGE",
+    "TOPIC_DEBT",
+    "TOPIC_LAND",
+    "TOPIC_ELDERLY",
+    "TOPIC_NEIGHBOUR",
+    "TOPIC_MEDIATION",
+)
+MAX_MENU_TIPS = 3
+
+HELP_EXAMPLES = (
+    "邻居借了我五千块钱一直不还怎么办",
+    "儿子不给老人赡养费怎么办",
+    "邻居盖房占了我家宅基地怎么办",
+)
+_ASK_IN_WORDS = "请用文字说说您遇到的事，例如：“邻居借钱不还怎么办”。也可以点下方菜单，或回复“调解”找人帮忙。"
+_NON_TEXT_OPENINGS = {
+    "image": "收到您的图片，但我暂时看不懂图片。",
+    "video": "收到您的视频，但我暂时看不了视频。",
+    "shortvideo": "收到您的视频，但我暂时看不了视频。",
+    "location": "收到您的位置。",
+    "link": "收到您的链接，但我暂时打不开链接。",
+    "file": "收到您的文件，但我暂时看不了文件。",
+}
+
+
+class MenuDataError(ValueError):
+    """bot/data/menu.json is malformed or does not match MENU_KEYS."""
+
+
+@dataclass(frozen=True, slots=True)
+class MenuTopic:
+    title: str
+    categories: tuple[str, ...]  # whose guide tips the button shows
+    examples: tuple[str, ...]
+
+
+@cache
+def menu_topics() -> dict[str, MenuTopic]:
+    """The menu buttons' contents, loaded once; keys are exactly MENU_KEYS."""
+    raw = json.loads((resources.files("bot") / "data" / "menu.json").read_text(encoding="utf-8"))
+    entries = raw.get("topics", {})
+    if set(entries) != set(MENU_KEYS):
+        raise MenuDataError(f"menu.json must define exactly {MENU_KEYS}; got {tuple(entries)}")
+    return {
+        key: MenuTopic(e["title"], tuple(e["categories"]), tuple(e["examples"])) for key, e in entries.items()
+    }
+
+
+def _fit(*lines: str) -> str:
+    return clip_bytes("\n".join(lines), MAX_REPLY_BYTES)
+
+
+def _get_help(township: Township) -> str:
+    return f"需要人帮忙：回复“调解”，或拨打{township.hotline}法律服务热线；遇到危险请拨打110。"
+
+
+def welcome(township: Township) -> str:
+    return _fit(
+        f"您好，这里是{township.name}{township.bot_name}：发一句话说说您遇到的事（借钱、婚姻、宅基地、赡养……），"
+        "我告诉您法律怎么规定、下一步找谁。",
+        "您的提问会被记录，用于普法统计，记录里不含您的微信号。",
+        _get_help(township),
+    )
+
+
+def help_text(township: Township) -> str:
+    examples = [f"{i}.{q}" for i, q in enumerate(HELP_EXAMPLES, 1)]
+    return _fit(
+        f"{township.bot_name}使用方法：直接发一句话，说清楚是谁、发生了什么、想怎么办。例如：",
+        *examples,
+        "回复“更多”看更多相关条文，回复“调解”找人帮忙，也可以点下方菜单。",
+    )
+
+
+def person_contacts(township: Township) -> str:
+    """The reply to 人工 / 调解: who can help, where and when."""
+    return _fit(
+        f"{township.name}能帮您的人：",
+        f"人民调解：{township.mediation_contact}",
+        f"法律顾问：{township.legal_adviser_contact}",
+        f"法律服务热线：{township.hotline}",
+        "人民调解不收费，达成的调解协议有法律约束力。",
+        "遇到危险请立即拨打110。",
+    )
+
+
+def menu_topic(key: str, township: Township) -> str | None:
+    """A menu button's short guide and two example questions; None for an unknown key."""
+    topic = menu_topics().get(key)
+    if topic is None:
+        return None
+    tips = [f"{i}.{tip.text}（{tip.citation}）" for i, tip in enumerate(_menu_tips(topic), 1)]
+    examples = [f"“{q}”" for q in topic.examples[:2]]
+    contacts = [f"人民调解：{township.mediation_contact}", f"法律顾问：{township.legal_adviser_contact}"]
+    return _fit(
+        f"【{topic.title}】",
+        *tips,
+        *(contacts if key == "TOPIC_MEDIATION" else []),
+        "您可以这样问：",
+        *examples,
+        f"直接发文字提问即可。{_get_help(township)}",
+    )
+
+
+def _menu_tips(topic: MenuTopic) -> list[Tip]:
+    """Up to MAX_MENU_TIPS tips, taken in turn from each of the topic's guides."""
+    rounds = zip_longest(*(guide(c) for c in topic.categories))
+    return [tip for tip in chain.from_iterable(rounds) if tip is not None][:MAX_MENU_TIPS]
+
+
+def non_text_guidance(msg_type: str, township: Township) -> str:
+    """For image / video / location / link / file and unknown message types."""
+    opening = _NON_TEXT_OPENINGS.get(msg_type, "这种消息我暂时看不懂。")
+    if msg_type in ("image", "file"):
+        opening += f"借条、合同等材料，可以带上原件找{township.legal_adviser_contact}看看。"
+    elif msg_type == "location":
+        opening += f"想当面咨询，可以找{township.mediation_contact}。"
+    return _fit(opening, _ASK_IN_WORDS)
+
+
+def voice_without_text(township: Township) -> str:
+    return _fit(
+        "没能听清您的语音。请打字提问，一句话说清楚发生了什么；也可以点下方菜单选择问题类型。",
+        _get_help(township),
+    )
+
+
+def empty_question(township: Township) -> str:
+    return _fit(f"您发来的消息是空的。{_ASK_IN_WORDS}", f"回复“帮助”看{township.bot_name}的使用方法。")
+
+
+def fallback(township: Township) -> str:
+    """Retrieval failed or was too slow: point to people."""
+    return _fit(
+        "抱歉，暂时没能查到相关条文，请过一会儿再问一次。",
+        f"急需帮助可以找{township.mediation_contact}，或拨打{township.hotline}法律服务热线；遇到危险请拨打110。",
+    )
+
+
+def rate_limited(township: Township) -> str:
+    return _fit(
+        "您发消息太快了，请过一分钟再问。",
+        f"急需帮助请拨打{township.hotline}法律服务热线；遇到危险请拨打110。",
+    )
+
+
+def no_more(township: Township) -> str:
+    """更多 with nothing left."""
+    return _fit(
+        "上一个问题的相关条文已经都发给您了。",
+        f"可以换个问题继续问，或回复“调解”找人帮忙，也可以拨打{township.hotline}法律服务热线。",
+    )

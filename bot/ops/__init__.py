@@ -1,0 +1,1 @@
+"""Running the service: health checks, backups, retention and the load generator."""

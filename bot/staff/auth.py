@@ -1,0 +1,148 @@
+"""Console log-in: password checks with a lock-out after repeated failures, and server-side sessions.
+
+The browser holds only a random session token; the database keeps its SHA-256, the user and the
+session's CSRF token, so logging out, disabling a user or changing a password takes effect at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ForeignKey, String, delete
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from bot.records.models import Base
+from bot.staff.users import ConsoleUser, find_user, normalise_username, password_matches
+
+MAX_FAILURES = 5  # failed log-ins in a row before the name is locked
+LOCKOUT = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=12)  # one working day on a phone; then log in again
+
+
+class LoginFailed(Exception):
+    """Wrong name or password (deliberately not saying which)."""
+
+
+class LoginLocked(Exception):
+    """Too many failures: the name is locked until `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        self.until = until
+        super().__init__(f"login locked until {until.isoformat()}")
+
+
+class LoginAttempts(Base):
+    """Failures per login name, whether or not the name exists (so locking reveals nothing either)."""
+
+    __tablename__ = "console_login_attempts"
+
+    username: Mapped[str] = mapped_column(String(256), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    user: Mapped[ConsoleUser] = relationship(lazy="joined")
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def locked_until(session: Session, username: str, *, now: datetime | None = None) -> datetime | None:
+    """When the lock on this name ends, or None if it may log in now."""
+    row = session.get(LoginAttempts, normalise_username(username)[:256])
+    if row is None or row.locked_until is None or row.locked_until <= _now(now):
+        return None
+    return row.locked_until
+
+
+def _record_failure(session: Session, name: str, at: datetime) -> None:
+    row = session.get(LoginAttempts, name) or LoginAttempts(username=name, failures=0, last_failure_at=at)
+    if row.locked_until is not None and row.locked_until <= at:
+        row.failures, row.locked_until = 0, None  # an expired lock gives a fresh count
+    row.failures += 1
+    row.last_failure_at = at
+    if row.failures >= MAX_FAILURES:
+        row.locked_until = at + LOCKOUT
+    session.add(row)
+    session.commit()
+
+
+def authenticate(
+    session: Session, username: str, password: str, *, now: datetime | None = None
+) -> ConsoleUser:
+    """The active user with this name and password; LoginLocked or LoginFailed otherwise.
+
+    While a name is locked even the right password is refused, so guessing cannot go on in the background.
+    """
+    at = _now(now)
+    name = normalise_username(username)[:256]
+    until = locked_until(session, name, now=at)
+    if until is not None:
+        raise LoginLocked(until)
+    user = find_user(session, name)
+    if not password_matches(user, password) or user is None or not user.active:
+        _record_failure(session, name, at)
+        until = locked_until(session, name, now=at)
+        raise LoginLocked(until) if until else LoginFailed()
+    session.execute(delete(LoginAttempts).where(LoginAttempts.username == name))
+    session.commit()
+    return user
+
+
+def start_session(session: Session, user: ConsoleUser, *, now: datetime | None = None) -> str:
+    """Create a session for `user` and return its token (the cookie value; only its hash is stored).
+
+    Expired sessions of everyone are deleted on the way, so the table never grows without bound.
+    """
+    at = _now(now)
+    session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at <= at))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        ConsoleSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=at,
+            expires_at=at + SESSION_LIFETIME,
+        )
+    )
+    session.commit()
+    return token
+
+
+def load_session(session: Session, token: str, *, now: datetime | None = None) -> ConsoleSession | None:
+    """The live session for a cookie token, or None (unknown, expired, or its user disabled)."""
+    if not token or len(token) > 128:
+        return None
+    row = session.get(ConsoleSession, _token_hash(token))
+    if row is None or row.expires_at <= _now(now) or not row.user.active:
+        return None
+    return row
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == _token_hash(token)))
+    session.commit()
+
+
+def end_user_sessions(session: Session, user: ConsoleUser) -> None:
+    """Log a user out everywhere (after a password, role or active change)."""
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+    session.commit()

@@ -1,0 +1,127 @@
+"""Curated answers: a reviewer's corrected answer kept, with the articles chosen for it, for later reuse.
+
+Staff can edit or retire them; a retired answer stays in the table (its history matters), just unused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import ForeignKey, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from bot.answers.topics import CATEGORIES
+from bot.records.models import Base
+from bot.staff.users import ConsoleUser
+
+MAX_ANSWER_CHARS = 2000  # about what fits a WeChat reply
+
+
+class CuratedError(ValueError):
+    """A curated answer that cannot be stored; the message names the field."""
+
+
+class CuratedAnswer(Base):
+    __tablename__ = "curated_answers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question: Mapped[str] = mapped_column(Text)  # masked, as in the consultation it came from
+    answer: Mapped[str] = mapped_column(Text)
+    article_keys: Mapped[list[str]] = mapped_column(default=list)  # Article.key, in the order chosen
+    category: Mapped[str] = mapped_column(String(32))
+    source_consultation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("consultations.id", ondelete="SET NULL"), index=True
+    )
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("console_users.id"))
+    created_at: Mapped[datetime]
+    updated_by_id: Mapped[int] = mapped_column(ForeignKey("console_users.id"))
+    updated_at: Mapped[datetime]
+    retired_at: Mapped[datetime | None]
+
+    created_by: Mapped[ConsoleUser] = relationship(foreign_keys=[created_by_id], lazy="joined")
+    updated_by: Mapped[ConsoleUser] = relationship(foreign_keys=[updated_by_id], lazy="joined")
+
+    @property
+    def active(self) -> bool:
+        return self.retired_at is None
+
+
+def _checked(
+    question: str, answer: str, article_keys: Sequence[str], category: str
+) -> tuple[str, str, list[str]]:
+    question, answer = question.strip(), answer.strip()
+    if not question or not answer:
+        raise CuratedError("a curated answer needs both the question and the answer text.")
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise CuratedError(f"the answer has {len(answer)} characters; keep it under {MAX_ANSWER_CHARS}.")
+    if category not in CATEGORIES:
+        raise CuratedError(f"category {category!r} is not one of the statistics categories.")
+    return question, answer, list(dict.fromkeys(article_keys))
+
+
+def create_curated(
+    session: Session,
+    *,
+    question: str,
+    answer: str,
+    article_keys: Sequence[str],
+    category: str,
+    author: ConsoleUser,
+    source_consultation_id: int | None = None,
+    now: datetime | None = None,
+) -> CuratedAnswer:
+    question, answer, keys = _checked(question, answer, article_keys, category)
+    at = now or datetime.now(UTC)
+    item = CuratedAnswer(
+        question=question,
+        answer=answer,
+        article_keys=keys,
+        category=category,
+        source_consultation_id=source_consultation_id,
+        created_by=author,
+        created_at=at,
+        updated_by=author,
+        updated_at=at,
+    )
+    session.add(item)
+    session.commit()
+    return item
+
+
+def update_curated(
+    session: Session,
+    item: CuratedAnswer,
+    *,
+    question: str,
+    answer: str,
+    article_keys: Sequence[str],
+    category: str,
+    editor: ConsoleUser,
+    now: datetime | None = None,
+) -> None:
+    item.question, item.answer, item.article_keys = _checked(question, answer, article_keys, category)
+    item.category = category
+    item.updated_by, item.updated_at = editor, now or datetime.now(UTC)
+    session.commit()
+
+
+def set_retired(
+    session: Session, item: CuratedAnswer, *, retired: bool, editor: ConsoleUser, now: datetime | None = None
+) -> None:
+    at = now or datetime.now(UTC)
+    item.retired_at = at if retired else None
+    item.updated_by, item.updated_at = editor, at
+    session.commit()
+
+
+def list_curated(session: Session, *, include_retired: bool = False) -> list[CuratedAnswer]:
+    stmt = select(CuratedAnswer).order_by(CuratedAnswer.updated_at.desc(), CuratedAnswer.id.desc())
+    if not include_retired:
+        stmt = stmt.where(CuratedAnswer.retired_at.is_(None))
+    return list(session.scalars(stmt))
+
+
+def curated_for_consultation(session: Session, consultation_id: int) -> list[CuratedAnswer]:
+    stmt = select(CuratedAnswer).where(CuratedAnswer.source_consultation_id == consultation_id)
+    return list(session.scalars(stmt.order_by(CuratedAnswer.id)))
