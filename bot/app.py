@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from bot import console
+from bot.answers.contacts import default_contacts
 from bot.answers.township import Township
 from bot.conversation.consultation import Consultant
 from bot.conversation.curated_match import REFRESH_S, CuratedMatcher
@@ -46,6 +47,7 @@ def township_from_settings(settings: Settings) -> Township:
         mediation_contact=settings.mediation_contact,
         legal_adviser_contact=settings.legal_adviser_contact,
         hotline=settings.hotline,
+        contacts=default_contacts().replaced(settings.contact_overrides),
     )
 
 

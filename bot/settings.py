@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.answers.contacts import Contact, ContactsError, parse_overrides
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,9 @@ class Settings(BaseSettings):
     mediation_contact: str = "乡人民调解委员会（乡政府一楼，工作日 8:30-17:30）"
     legal_adviser_contact: str = "乡法律顾问（每周三上午在乡司法所坐班）"
     hotline: str = "12348"
+    # Who to contact by topic, replacing the national defaults of bot/data/contacts.json topic by topic:
+    # a JSON object, or the path of a JSON file holding one (README, configuration).
+    contacts: str = ""
 
     reply_budget_s: float = Field(4.5, gt=0, le=4.8)  # WeChat gives up after 5 s
     max_body_bytes: int = 64 * 1024
@@ -103,6 +109,21 @@ class Settings(BaseSettings):
     def is_development(self) -> bool:
         return self.env == "development"
 
+    @property
+    def contact_overrides(self) -> dict[str, tuple[Contact, ...]]:
+        """PUFA_CONTACTS parsed: {topic: contacts}, empty when unset (checked when the settings were made)."""
+        return parse_overrides(_contacts_json(self.contacts)) if self.contacts.strip() else {}
+
+    @field_validator("contacts")
+    @classmethod
+    def _check_contacts(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse_overrides(_contacts_json(value))
+            except ContactsError as exc:
+                raise ValueError(f"PUFA_CONTACTS: {exc}") from exc
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.simulator and not self.is_development:
@@ -121,6 +142,20 @@ class Settings(BaseSettings):
                 )
         if self.wechat_aes_key and len(self.wechat_aes_key) != 43:
             raise SettingsError("PUFA_WECHAT_AES_KEY must be the 43-character EncodingAESKey from the WeChat console.")
+
+
+def _contacts_json(value: str) -> Any:
+    """PUFA_CONTACTS as JSON: the value itself when it looks like JSON, else the file it names."""
+    text = value.strip()
+    if not text.startswith(("{", "[")):
+        try:
+            text = Path(text).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ContactsError(f"not a JSON object, and no readable file {value.strip()!r} ({exc})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContactsError(f"not valid JSON: {exc}") from exc
 
 
 def with_development_defaults(settings: Settings) -> Settings:

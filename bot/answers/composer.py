@@ -52,6 +52,8 @@ _LAYOUTS = ((3, 120), (2, 120), (2, 90), (1, 120), (1, 80), (1, 50))
 
 NO_HIT_LINE = "没有找到与您的问题直接相关的法律条文。"
 MORE_HINT = "回复“更多”查看其他相关条文。"
+# The villager's verdict on a composed answer (bot/conversation/dialogue.py records a following 1 or 2).
+VERDICT_ASK = "回复1满意，2不满意。"
 DISCLAIMER = "（以上内容仅供参考，不构成法律意见）"
 
 
@@ -65,6 +67,7 @@ class Answer:
     no_hit: bool  # nothing relevant enough was found: the reply says so and refers to people
     emergency: bool  # 家暴 / threats / self-harm words: 110 first, record flagged
     curated_id: int | None = None  # the curated answer (bot/staff/curated.py) this reply reuses, if any
+    asks_verdict: bool = False  # the reply ends by asking 回复1满意，2不满意 (composed answers only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +100,21 @@ def compose_answer(
     off_topic = legal < MIN_LEGAL and not any("direct" in hit.retrievers for hit in known)
     if off_topic or score < min_confidence or not articles:
         category = classify_articles(question, [])
-        text = _no_hit_text(alarm, category, township)
+        text = _no_hit_text(alarm, category, township, question)
         return Answer(text, category, (), (), score, no_hit=True, emergency=bool(alarm))
     category = classify_articles(question, articles)
     head = [*alarm, _topic_line(category, articles)]
     tips = _tips(category, corpus)
-    layout = _layout(head, articles, question, tips, township)
+    layout = _layout(head, articles, question, tips, township, category=category, ask=True)
     return Answer(
-        layout.text, category, layout.cited, layout.more, score, no_hit=False, emergency=bool(alarm)
+        layout.text,
+        category,
+        layout.cited,
+        layout.more,
+        score,
+        no_hit=False,
+        emergency=bool(alarm),
+        asks_verdict=True,
     )
 
 
@@ -116,9 +126,12 @@ def compose_curated(question: str, curated: CuratedMatch, *, corpus: Corpus, tow
     title = f"【{label(curated.category)}】"
     lead = ["相关法律规定："] if articles else []
     # A curated text may run to MAX_ANSWER_CHARS: cut it so that even the tersest layout fits around it.
-    tersest = _render([*alarm, title, *lead], articles, _LAYOUTS[-1], question, "", township)
+    category = curated.category
+    tersest = _render(
+        [*alarm, title, *lead], articles, _LAYOUTS[-1], question, "", township, category=category, ask=True
+    )
     text = clip_bytes(curated.answer.strip(), MAX_REPLY_BYTES - utf8_len(tersest))
-    layout = _layout([*alarm, title + text, *lead], articles, question, "", township)
+    layout = _layout([*alarm, title + text, *lead], articles, question, "", township, category=category, ask=True)
     return Answer(
         layout.text,
         curated.category,
@@ -128,6 +141,7 @@ def compose_curated(question: str, curated: CuratedMatch, *, corpus: Corpus, tow
         no_hit=False,
         emergency=bool(alarm),
         curated_id=curated.id,
+        asks_verdict=True,
     )
 
 
@@ -137,7 +151,7 @@ def compose_more(keys: Sequence[str], *, corpus: Corpus, township: Township, que
     if not articles:
         return Answer(replies.no_more(township), OTHER, (), (), 0.0, no_hit=True, emergency=False)
     category = classify_articles(question, articles)
-    layout = _layout(["其他相关条文："], articles, question, "", township)
+    layout = _layout(["其他相关条文："], articles, question, "", township, category=category)
     return Answer(layout.text, category, layout.cited, layout.more, 1.0, no_hit=False, emergency=False)
 
 
@@ -172,17 +186,29 @@ def _tips(category: str, corpus: Corpus) -> str:
     return advice_line(pairs)
 
 
-def _referral(township: Township) -> str:
+def _referral(township: Township, category: str, question: str) -> str:
+    """Who can help: the topic's contacts that fit the question (bot/data/contacts.json), then everyone's."""
+    topical = township.topic_contacts(category, question)
+    if topical:
+        return f"需要人帮忙：可以找{topical}；也可以回复“调解”，或拨打{township.hotline}法律服务热线。"
     return f"需要人帮忙：回复“调解”，或拨打{township.hotline}法律服务热线。"
 
 
 def _layout(
-    head: list[str], articles: Sequence[Article], question: str, tips: str, township: Township
+    head: list[str],
+    articles: Sequence[Article],
+    question: str,
+    tips: str,
+    township: Township,
+    *,
+    category: str = OTHER,
+    ask: bool = False,
 ) -> _Layout:
-    """The fullest reply that fits MAX_REPLY_BYTES; articles that do not fit go to .more."""
+    """The fullest reply that fits MAX_REPLY_BYTES; articles that do not fit go to .more. `ask`: end by
+    asking for the villager's verdict."""
     text = ""
     for count, budget in _LAYOUTS:
-        text = _render(head, articles, (count, budget), question, tips, township)
+        text = _render(head, articles, (count, budget), question, tips, township, category=category, ask=ask)
         if utf8_len(text) <= MAX_REPLY_BYTES:
             return _Layout(text, tuple(a.key for a in articles[:count]), _held_back(articles, count))
     # Only an absurdly long township configuration gets here; never send more than WeChat accepts.
@@ -201,18 +227,23 @@ def _render(
     question: str,
     tips: str,
     township: Township,
+    *,
+    category: str = OTHER,
+    ask: bool = False,
 ) -> str:
     """The reply with `layout` = (articles quoted, characters per article)."""
     count, budget = layout
     blocks = ["\n".join(head)]
     quoted = enumerate(articles[:count], 1)
     blocks += [f"{i}.{a.short_citation}：{excerpt(a, question, budget)}" for i, a in quoted]
-    tail = [tips, _referral(township), MORE_HINT if _held_back(articles, count) else "", DISCLAIMER]
+    more = bool(_held_back(articles, count))
+    hints = [MORE_HINT if more else "", VERDICT_ASK if ask else ""]
+    tail = [tips, _referral(township, category, question), *hints, DISCLAIMER]
     blocks.append("\n".join(line for line in tail if line))
     return "\n\n".join(blocks)
 
 
-def _no_hit_text(alarm: Sequence[str], category: str, township: Township) -> str:
+def _no_hit_text(alarm: Sequence[str], category: str, township: Township, question: str = "") -> str:
     """Says plainly that nothing was found, suggests a rephrasing, and names the people to ask."""
     example = topics()[category].example
     lines = [
@@ -221,6 +252,7 @@ def _no_hit_text(alarm: Sequence[str], category: str, township: Township) -> str
         f"可以换个说法再问一次，说清楚是谁、发生了什么、想怎么办，例如：“{example}”",
         "",
         "需要人帮忙，可以找：",
+        *([topical] if (topical := township.topic_contacts(category, question)) else []),
         township.mediation_contact,
         township.legal_adviser_contact,
         f"或拨打{township.hotline}法律服务热线。",

@@ -115,10 +115,18 @@ def menu_topic(key: str, township: Township) -> str | None:
         f"【{topic.title}】",
         *tips,
         *(contacts if key == "TOPIC_MEDIATION" else []),
+        *_topic_contacts(topic, township),
         "您可以这样问：",
         *examples,
         f"直接发文字提问即可。{_get_help(township)}",
     )
+
+
+def _topic_contacts(topic: MenuTopic, township: Township) -> list[str]:
+    """可以找：青山镇人民政府、农村土地承包仲裁委员会 — the topics' contacts (bot/data/contacts.json), if any."""
+    named = (c.text(township.name) for category in topic.categories for c in township.contacts.contacts(category))
+    found = "、".join(dict.fromkeys(named))
+    return [f"可以找：{found}"] if found else []
 
 
 def _menu_tips(topic: MenuTopic) -> list[Tip]:
