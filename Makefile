@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test install system-test-deps
+.PHONY: serve test check install system-test-deps
 
 $(BIN)/pufa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,10 @@ serve: install
 system-test-deps:
 	sh scripts/install-test-deps.sh
 
-test: install system-test-deps
+# Lint and types first (seconds, and a failure names the line), then the suite.
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: install system-test-deps check
 	$(BIN)/python -m pytest

@@ -184,8 +184,10 @@ class Embedder:
     def encode_query(self, text: str) -> np.ndarray:
         """(dim,) float32 unit vector for one question; concurrent callers share encoder batches."""
         if self.query_backend == "static":  # 0.15 ms: handing it to the batcher's thread would cost more
-            return self.encode_queries([text])[0]
-        return self._batcher.encode(text)
+            row: np.ndarray = self.encode_queries([text])[0]
+            return row
+        vector: np.ndarray = self._batcher.encode(text)
+        return vector
 
     def _encode_st(
         self, texts: Sequence[str], prompt_name: str | None, batch_size: int, show_progress: bool,
@@ -247,7 +249,8 @@ class QuestionEmbedder:
         return self._encoder.encode(texts)
 
     def encode_query(self, text: str) -> np.ndarray:
-        return self._encoder.encode([text])[0]
+        vector: np.ndarray = self._encoder.encode([text])[0]
+        return vector
 
 
 def _sentence_transformer(name: str, allow_download: bool) -> SentenceTransformer:

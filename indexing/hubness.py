@@ -30,4 +30,5 @@ def hub_penalties(doc_vectors: np.ndarray, pool_vectors: np.ndarray, k: int = HU
         return np.zeros(len(doc_vectors), dtype=np.float32)
     sims = doc_vectors @ pool_vectors.T
     k = min(k, sims.shape[1])
-    return np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1).astype(np.float32)
+    means: np.ndarray = np.partition(sims, -k, axis=1)[:, -k:].mean(axis=1).astype(np.float32)
+    return means

@@ -73,7 +73,8 @@ def file_sha256(path: Path) -> str:
 def read_manifest(model_dir: Path) -> dict[str, Any] | None:
     """The `pufa_model.json` a conversion left in `model_dir`, or None if absent or unreadable."""
     try:
-        return json.loads((model_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        manifest: dict[str, Any] = json.loads((model_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return manifest
     except (OSError, ValueError):
         return None
 

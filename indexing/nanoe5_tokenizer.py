@@ -49,7 +49,8 @@ def precompiled_charsmap(table: Mapping[int, tuple[int, ...]]) -> bytes:
         )
     proto = sentencepiece_model_pb2.ModelProto()  # type: ignore[attr-defined]  # generated code
     proto.ParseFromString(model.getvalue())
-    return proto.normalizer_spec.precompiled_charsmap
+    charsmap: bytes = proto.normalizer_spec.precompiled_charsmap
+    return charsmap
 
 
 def build_tokenizer(vocab: Vocabulary, charsmap: bytes) -> Tokenizer:

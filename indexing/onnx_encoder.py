@@ -131,7 +131,8 @@ class OnnxQueryEncoder:
         summed = (hidden * mask[..., None]).sum(axis=1)
         pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        unit: np.ndarray = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return unit
 
 
 def length_groups(lengths: Sequence[int], spread: int = LENGTH_SPREAD) -> list[list[int]]:
@@ -173,8 +174,9 @@ def _export_float(transformer: torch.nn.Module, path: Path) -> None:
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                     token_type_ids: torch.Tensor) -> torch.Tensor:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
+            hidden: torch.Tensor = self.inner(input_ids=input_ids, attention_mask=attention_mask,
+                                              token_type_ids=token_type_ids).last_hidden_state
+            return hidden
 
     sample = torch.ones((2, 8), dtype=torch.long)
     axes = {name: {0: "batch", 1: "tokens"} for name in (*_INPUTS, "last_hidden_state")}
@@ -226,6 +228,7 @@ def _truncating_tokenizer(path: Path, max_length: int) -> Tokenizer:
 
 def _read_manifest(out_dir: Path) -> dict[str, object] | None:
     try:
-        return json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        manifest: dict[str, object] = json.loads((out_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+        return manifest
     except (OSError, ValueError):
         return None

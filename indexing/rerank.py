@@ -116,7 +116,8 @@ class LinearReranker:
 
     def scores(self, features: np.ndarray) -> np.ndarray:
         standardised = np.nan_to_num((features - self.mean) / self.scale, nan=0.0)
-        return 1.0 / (1.0 + np.exp(-(standardised @ self.weights + self.bias)))
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-(standardised @ self.weights + self.bias)))
+        return probabilities
 
     @classmethod
     def load(cls, path: Path = DEFAULT_WEIGHTS) -> LinearReranker:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from bot.commands.output import say, say_json
 from bot.commands.retrieval import DEFAULT_QUESTIONS
 from bot.search import pipeline
 from bot.settings import Settings
@@ -13,7 +13,7 @@ from indexing.benchmark import benchmark_retrieval
 from indexing.evaluation import load_questions
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench_parser = sub.add_parser("bench", help="benchmarks that print figures")
     bench = bench_parser.add_subparsers(dest="bench", required=True)
     p = bench.add_parser("retrieval", help="query latency, index build time and peak RSS")
@@ -39,10 +39,10 @@ def cmd_bench_retrieval(args: argparse.Namespace, settings: Settings) -> int:
     questions = [q.query for q in load_questions(args.questions)][: args.limit]
     figures = benchmark_retrieval(pipeline.open_corpus(settings), pipeline.open_embedder(settings), questions)
     if args.json:
-        print(json.dumps(figures))
+        say_json(figures)
     else:
         for key, value in figures.items():
-            print(f"{key:<14} {value}")
+            say(f"{key:<14} {value}")
     return 0
 
 
@@ -58,8 +58,8 @@ def cmd_bench_webhook(args: argparse.Namespace, settings: Settings) -> int:
     figures = report.figures()
     figures["records"] = count_records(args.database_url or settings.sqlalchemy_url, report.answered)
     if args.json:
-        print(json.dumps(figures))
+        say_json(figures)
     else:
         for key, value in figures.items():
-            print(f"{key:<10} {value}")
+            say(f"{key:<10} {value}")
     return 0 if figures["errors"] == 0 and figures["records"] == len(report.answered) else 1

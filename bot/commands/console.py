@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from bot.commands.output import say, say_json
 from bot.records.database import one_off_session
 from bot.settings import Settings
 from bot.staff.counts import consultation_stats
 from bot.staff.exports import FORMATS, KINDS, annual_paragraph, export_bytes
-from bot.staff.statistics import Period, PeriodError
+from bot.staff.statistics import Period
 from bot.staff.users import ROLES, UserError, create_user
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("user", help="console accounts").add_subparsers(dest="user", required=True)
     p = users.add_parser("add", help="add a volunteer or staff account to the review console")
     p.add_argument("name")
@@ -57,54 +57,43 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     from bot.migrations import upgrade  # the first account is often made before the first `pufa serve`
 
     upgrade(settings.sqlalchemy_url)
-    try:
-        password = _read_password(args.password_stdin)
-        with one_off_session(settings.sqlalchemy_url) as session:
-            user = create_user(session, username=args.name, password=password, role=args.role)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"added {user.username} ({user.role})")
+    password = _read_password(args.password_stdin)
+    with one_off_session(settings.sqlalchemy_url) as session:
+        user = create_user(session, username=args.name, password=password, role=args.role)
+    say(f"added {user.username} ({user.role})")
     return 0
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        period = Period.parse(args.first, args.last, default=Period.year(date.today().year))
-    except PeriodError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    period = Period.parse(args.first, args.last, default=Period.year(date.today().year))
     with one_off_session(settings.sqlalchemy_url) as session:
         content = export_bytes(session, period, kind=args.kind, fmt=args.format)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(content)
-    print(f"wrote {args.output} ({len(content)} bytes, {args.kind}, {period.first} to {period.last})")
+    say(f"wrote {args.output} ({len(content)} bytes, {args.kind}, {period.first} to {period.last})")
     return 0
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     with one_off_session(settings.sqlalchemy_url) as session:
-        print(annual_paragraph(session, Period.year(args.year), settings))
+        say(annual_paragraph(session, Period.year(args.year), settings))
     return 0
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.migrations import upgrade  # a fresh install has no tables yet: count zero, don't crash
 
-    bounds: dict[str, datetime] = {}
+    start: datetime | None = None
+    end: datetime | None = None
     if args.first or args.last:
-        try:
-            period = Period.parse(args.first, args.last, default=Period(date(2000, 1, 1), date.today()))
-        except PeriodError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        bounds = {"start": period.start, "end": period.end}
+        period = Period.parse(args.first, args.last, default=Period(date(2000, 1, 1), date.today()))
+        start, end = period.start, period.end
     upgrade(settings.sqlalchemy_url)
     with one_off_session(settings.sqlalchemy_url) as session:
-        stats = consultation_stats(session, **bounds)
+        stats = consultation_stats(session, start=start, end=end)
     if args.json:
-        print(json.dumps(stats, ensure_ascii=False, default=str))
+        say_json(stats)
     else:
         for key, value in stats.items():
-            print(f"{key}: {value}")
+            say(f"{key}: {value}")
     return 0

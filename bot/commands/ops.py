@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
+from bot.commands.output import say, say_json
 from bot.ops import backup, retention
 from bot.records.database import one_off_session
 from bot.settings import Settings
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("backup", help="copy the database to FILE while the server runs (SQLite or pg_dump)")
     p.add_argument("file", type=Path)
     p.set_defaults(handler=cmd_backup)
@@ -24,27 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        backup.backup(settings.sqlalchemy_url, args.file)
-    except backup.BackupError as exc:
-        print(f"pufa backup: {exc}", file=sys.stderr)
-        return 1
-    print(f"backup written to {args.file}")
+    backup.backup(settings.sqlalchemy_url, args.file)
+    say(f"backup written to {args.file}")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        backup.restore(settings.sqlalchemy_url, args.file)
-    except backup.BackupError as exc:
-        print(f"pufa restore: {exc}", file=sys.stderr)
-        return 1
-    print(f"database restored from {args.file}")
+    backup.restore(settings.sqlalchemy_url, args.file)
+    say(f"database restored from {args.file}")
     return 0
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     with one_off_session(settings.sqlalchemy_url) as session:
         purged = retention.purge(session, question_retention_days=settings.question_retention_days)
-    print(json.dumps(purged.as_dict()))
+    say_json(purged.as_dict())
     return 0

@@ -66,15 +66,18 @@ def insert_alone(db: Connection, values: Values, hits: Sequence[Values]) -> int:
     """INSERT one consultation and its (complete) hits in one statement; its new id. On a connection in
     autocommit the statement is its own transaction."""
     params = {**values, "hits": json.dumps(list(hits), ensure_ascii=False)}
-    return int(db.execute(_insert_alone(tuple(values)), params).scalar_one())
+    new_id: int = db.execute(_insert_alone(tuple(values)), params).scalar_one()
+    return new_id
 
 
 def copy_hits(db: Connection, hits: Sequence[Values]) -> None:
     """COPY the (complete) hits, consultation ids included, in the connection's transaction. The driver's
     errors are raised as SQLAlchemy's, as any statement's: the record's callers spool on those."""
     dbapi = db.dialect.loaded_dbapi
+    driver = db.connection.driver_connection
+    assert driver is not None, "a live connection has its driver's connection"
     try:
-        with db.connection.driver_connection.cursor() as cursor, cursor.copy(_COPY_HITS) as copy:
+        with driver.cursor() as cursor, cursor.copy(_COPY_HITS) as copy:
             for hit in hits:
                 copy.write_row((hit["consultation_id"], *(hit[name] for name in _COPIED),
                                 json.dumps(hit["retrievers"])))  # fmt: skip
@@ -83,7 +86,7 @@ def copy_hits(db: Connection, hits: Sequence[Values]) -> None:
 
 
 @lru_cache(maxsize=16)
-def _insert_alone(columns: tuple[str, ...]) -> Select[tuple[int]]:
+def _insert_alone(columns: tuple[str, ...]) -> Select[int]:
     """WITH c AS (INSERT the consultation RETURNING id), hits AS (INSERT its hits FROM
     json_to_recordset(the hits' JSON) AS h) SELECT id FROM c. Built once per set of columns given. (The
     hits as one JSON text: as arrays, one a column, psycopg's list dumper cost twice the CPU.)"""

@@ -94,7 +94,7 @@ class SharedQueue:
         self._redis.close()
 
 
-def _question(item: bytes) -> Question:
+def _question(item: bytes | str) -> Question:
     reply_key, number, text = json.loads(item)
     return Question(str(reply_key), int(number), str(text))
 
