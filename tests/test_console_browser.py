@@ -95,9 +95,20 @@ def test_a_volunteer_filters_the_queue_and_corrects_an_answer(
     ).one()
     assert curated.answer == last.corrected_answer
     assert "中华人民共和国民法典:188" in curated.article_keys
+    assert curated.status == "proposed"  # a volunteer only proposes it
 
-    # A villager later asks much the same question: the bot (webhook, on the same database) reuses it.
+    # A villager asks much the same question: the bot (webhook, on the same database) does not use it yet.
     assert console_db.get_one(Consultation, target).question == SEEDS[6].question == "借条丢了还能要回钱吗"
+    (tmp_path / "before").mkdir()
+    before = _ask_the_bot(console_db_url, mini_retriever, tmp_path / "before", "借条丢了 还能要回钱吗")
+    assert curated.answer not in before
+    # Staff approve the proposal; from then on the bot reuses it.
+    page.context.clear_cookies()
+    log_in(page, STAFF_NAME)
+    page.wait_for_url("**/console/queue")
+    page.goto(f"/console/curated/{curated.id}")
+    page.click("button[name=decision][value=approve]")
+    page.wait_for_url(f"**/console/curated/{curated.id}?saved=1")
     reply = _ask_the_bot(console_db_url, mini_retriever, tmp_path, "借条丢了 还能要回钱吗")
     assert reply.startswith(f"【借钱不还】{curated.answer}") and "《民法典》第一百八十八条" in reply
     console_db.expire_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
+from bot.conversation.consultation import Consultant
+from bot.conversation.curated_match import CuratedMatcher
+from bot.records.database import make_engine, make_session_factory
 from bot.records.store import record_consultation
 from bot.staff.auth import MAX_FAILURES, LoginAttempts
 from bot.staff.curated import CuratedAnswer, create_curated
@@ -32,6 +36,7 @@ from tests.fixtures.console import (
 )
 from tests.fixtures.web import TEST_SECRET_KEY, LiveServer, live_settings, run_live_server
 from tests.fixtures.wechat_api import APP_SECRET, FakeWeChatApi
+from tests.reply_checks import TOWNSHIP as VILLAGE
 
 STAFF_PAGES = (
     "/console/stats",
@@ -297,3 +302,47 @@ def test_workers_share_one_wechat_access_token(
                 assert response.headers["location"].endswith("?sent=1")
     assert [m["text"]["content"] for m in fake_wechat_api.sent[sent:]] == ["第1次回复", "第2次回复"]
     assert len(fake_wechat_api.tokens) - issued <= 1  # one worker fetched it (or an earlier one had)
+
+
+def test_a_volunteers_curated_answer_reaches_villagers_only_once_staff_approve_it(
+    client: httpx.Client, console_db: Session, console_db_url: str, mini_corpus: Corpus,
+    mini_retriever: Retriever,
+) -> None:  # fmt: skip
+    question = "邻居家的狗把我家小孩咬伤了医药费谁出"
+    seed = replace(SEEDS[9], openid="oDogBiteVillager", question=question)
+    cid = record_consultation(console_db, consultation_in(seed, mini_corpus, "88000003"),
+                              secret_key=TEST_SECRET_KEY, township=TOWNSHIP)  # fmt: skip
+    answer = "饲养的动物造成他人损害的，动物饲养人或者管理人应当承担侵权责任。"
+    assert log_in(client, VOLUNTEER_NAME).status_code == 303
+    token = _token(client.get(f"/console/consultations/{cid}").text)
+    review = {"csrf_token": token, "verdict": "partly", "corrected_answer": answer, "curate": "1",
+              "article": "中华人民共和国民法典:1245"}  # fmt: skip
+    assert client.post(f"/console/consultations/{cid}/review", data=review).status_code == 303
+    proposal = console_db.scalars(select(CuratedAnswer).where(CuratedAnswer.source_consultation_id == cid)).one()
+    assert proposal.status == "proposed"
+    decision = f"/console/curated/{proposal.id}/decision"
+    assert client.post(decision, data={"csrf_token": token, "decision": "approve"}).status_code == 403
+
+    engine = make_engine(console_db_url)  # the bot's side: its own matcher on the console's database
+    matcher = CuratedMatcher(make_session_factory(engine), mini_retriever.embed_question)
+    consultant = Consultant(mini_retriever, VILLAGE, workers=1, matcher=matcher)
+
+    def villager_asks() -> str:
+        matcher.refresh()
+        return consultant.ask(question, deadline=time.monotonic() + 30).answer.text
+
+    try:
+        assert answer not in villager_asks()
+        client.cookies.clear()
+        staff_token = _staff(client)
+        listed = client.get("/console/curated").text
+        assert "待审核的提议" in listed and answer in listed
+        approved = client.post(decision, data={"csrf_token": staff_token, "decision": "approve"})
+        assert approved.status_code == 303
+        assert answer in villager_asks()
+    finally:
+        consultant.close()
+        engine.dispose()
+    console_db.expire_all()
+    approved_row = console_db.get_one(CuratedAnswer, proposal.id)
+    assert (approved_row.status, approved_row.decided_by.username) == ("active", STAFF_NAME)  # type: ignore[union-attr]

@@ -98,8 +98,9 @@ def test_deleting_a_consultation_takes_its_reviews_and_keeps_curated_answers(db_
         )
         conn.execute(
             text(
-                "INSERT INTO curated_answers VALUES (1, 'q', 'a', '[]', '其他', 1, 1, '2026-01-02', 1, "
-                "'2026-01-02', NULL)"
+                "INSERT INTO curated_answers (id, question, answer, article_keys, category,"
+                " source_consultation_id, created_by_id, created_at, updated_by_id, updated_at, retired_at)"
+                " VALUES (1, 'q', 'a', '[]', '其他', 1, 1, '2026-01-02', 1, '2026-01-02', NULL)"
             )
         )
         conn.execute(text("DELETE FROM consultations WHERE id = 1"))

@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.orm import Session
 
+from bot.staff.approval import ACTIVE, PROPOSED, REJECTED, ApprovalError
 from bot.staff.curated import (
     CuratedError,
     create_curated,
     curated_for_consultation,
+    decide_curated,
     list_curated,
     set_retired,
     update_curated,
@@ -45,6 +47,8 @@ def test_curated_answers_are_created_edited_retired_and_restored(
         "li",
     )
     assert curated_for_consultation(db_session, ids[2]) == [item]
+    assert (item.status, item.active, list_curated(db_session)) == (PROPOSED, False, [])  # a volunteer's
+    assert list_curated(db_session, status=PROPOSED) == [item]
     update_curated(
         db_session,
         item,
@@ -61,10 +65,32 @@ def test_curated_answers_are_created_edited_retired_and_restored(
         "wang",
         T + timedelta(hours=1),
     )
+    assert list_curated(db_session) == []  # an edit is no approval
+    decide_curated(db_session, item, "approve", staff=staff, now=T + timedelta(hours=1, minutes=30))
+    assert (item.status, item.decided_by, item.decided_at) == (ACTIVE, staff, T + timedelta(hours=1, minutes=30))
+    assert list_curated(db_session) == [item] and item.active
     set_retired(db_session, item, retired=True, editor=staff, now=T + timedelta(hours=2))
     assert list_curated(db_session) == [] and list_curated(db_session, include_retired=True) == [item]
     set_retired(db_session, item, retired=False, editor=staff)
     assert list_curated(db_session) == [item] and item.active
+
+
+def test_only_staff_publish_and_a_rejected_proposal_is_never_listed_as_usable(db_session: Session) -> None:
+    volunteer = create_user(db_session, username="li", password="volunteer-password", role=VOLUNTEER)
+    staff = create_user(db_session, username="wang", password="staff-password", role=STAFF)
+    values = {"question": "借钱不还怎么办", "answer": "先协商。", "category": "借贷欠款", "article_keys": [LOAN]}
+    published = create_curated(db_session, author=staff, **values)  # type: ignore[arg-type]
+    proposal = create_curated(db_session, author=volunteer, **values)  # type: ignore[arg-type]
+    assert (published.status, published.decided_by) == (ACTIVE, staff)
+    assert (proposal.status, proposal.decided_by) == (PROPOSED, None)
+    with pytest.raises(ApprovalError, match="only staff"):
+        decide_curated(db_session, proposal, "approve", staff=volunteer)
+    with pytest.raises(ApprovalError, match="unknown"):
+        decide_curated(db_session, proposal, "publish", staff=staff)
+    decide_curated(db_session, proposal, "reject", staff=staff)
+    assert proposal.status == REJECTED and not proposal.active
+    assert list_curated(db_session, include_retired=True) == [published]
+    assert list_curated(db_session, status=REJECTED) == [proposal]
 
 
 @pytest.mark.parametrize(("changes", "message"), [

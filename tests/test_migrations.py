@@ -58,9 +58,9 @@ def test_revision_0001_on_an_empty_file_creates_exactly_the_activity_record(tmp_
     assert _uniques(url) == ACTIVITY_RECORD_UNIQUE
 
 
-def test_head_adds_only_the_spool_and_curated_ids_to_the_activity_record(db_url: str) -> None:
+def test_head_adds_only_the_spool_and_curated_ids_and_the_verdict_to_the_activity_record(db_url: str) -> None:
     columns = _columns(db_url)
-    added = ["spool_id", "curated_answer_id"]  # 0004, 0005
+    added = ["spool_id", "curated_answer_id", "satisfaction_asked", "satisfaction", "satisfaction_at"]  # 0004-0008
     expected = ACTIVITY_RECORD | {"consultations": [*ACTIVITY_RECORD["consultations"], *added]}
     assert {t: columns.get(t) for t in ACTIVITY_RECORD} == expected
     assert _uniques(db_url) == ACTIVITY_RECORD_UNIQUE
@@ -142,6 +142,8 @@ def test_upgrade_with_data_in_place_keeps_every_row(empty_db_url: str) -> None:
     with engine.connect() as conn:
         row = conn.execute(text("SELECT msg_id, reply, spool_id FROM consultations")).one()
         assert (row.msg_id, row.reply, row.spool_id) == ("24400001", "答复", None)
+        verdict = conn.execute(text("SELECT satisfaction_asked, satisfaction FROM consultations")).one()
+        assert (bool(verdict.satisfaction_asked), verdict.satisfaction) == (False, None)  # 0008: never asked
         assert conn.execute(text("SELECT article_key FROM consultation_hits")).scalar() == "民法典:675"
         assert conn.execute(text("SELECT kind FROM events")).scalar() == "subscribe"
     engine.dispose()
@@ -166,6 +168,7 @@ def test_0005_adds_the_curated_answer_id_to_stored_consultations(empty_db_url: s
         conn.execute(text("UPDATE consultations SET curated_answer_id = 3 WHERE id = 7"))
         assert conn.execute(text("SELECT count(*) FROM consultation_hits")).scalar() == 1
     engine.dispose()
+    upgrade(empty_db_url)  # the drift check compares the newest schema
     check(empty_db_url)
     downgrade(empty_db_url, "0004")
     columns = _columns(empty_db_url)["consultations"]
@@ -175,3 +178,37 @@ def test_0005_adds_the_curated_answer_id_to_stored_consultations(empty_db_url: s
         assert conn.execute(text("SELECT msg_id FROM consultations")).scalar() == "24400001"
         assert conn.execute(text("SELECT count(*) FROM consultation_hits")).scalar() == 1
     engine.dispose()
+
+
+CURATED_0005 = (
+    "INSERT INTO curated_answers (id, question, answer, article_keys, category, created_by_id, created_at,"
+    " updated_by_id, updated_at) VALUES (:id, '借钱不还', '先协商。', '[]', '借贷欠款', :author, :at, :editor, :at)"
+)
+
+
+def test_0006_keeps_curated_answers_staff_touched_live_and_makes_the_others_proposals(
+    empty_db_url: str,
+) -> None:
+    upgrade(empty_db_url, "0005")
+    engine = make_engine(empty_db_url)
+    user = (
+        "INSERT INTO console_users (id, username, password_hash, role, created_at, password_changed_at)"
+        " VALUES (:id, :name, 'x', :role, :at, :at)"
+    )
+    at = "2026-01-01 08:00:00"
+    with engine.begin() as conn:
+        conn.execute(text(user), {"id": 1, "name": "wang", "role": "staff", "at": at})
+        conn.execute(text(user), {"id": 2, "name": "li", "role": "volunteer", "at": at})
+        for item, author, editor in ((1, 1, 1), (2, 2, 1), (3, 2, 2)):  # staff's; edited by staff; volunteer's
+            conn.execute(text(CURATED_0005), {"id": item, "author": author, "editor": editor, "at": at})
+    engine.dispose()
+    upgrade(empty_db_url, "0006")
+    engine = make_engine(empty_db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, decided_by_id FROM curated_answers ORDER BY id")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [(1, "active", None), (2, "active", None), (3, "proposed", None)]
+    upgrade(empty_db_url)
+    check(empty_db_url)
+    downgrade(empty_db_url, "0005")
+    assert "status" not in _columns(empty_db_url)["curated_answers"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -40,6 +42,17 @@ def _console_error(request: Request, exc: Exception) -> Response:
     return get_context(request).render(request, "error.html", status=exc.status, message=exc.message)
 
 
+BAD_PARAMETER = "网址中的参数格式不对：编号和页码应是数字，日期应形如 2026-03-01。请返回上一页重新操作。"
+
+
+async def _bad_parameter(request: Request, exc: Exception) -> Response:
+    """A console page gets its error page for a malformed id or page number (FastAPI's 422 JSON elsewhere)."""
+    assert isinstance(exc, RequestValidationError)
+    if request.url.path == PREFIX or request.url.path.startswith(f"{PREFIX}/"):
+        return get_context(request).render(request, "error.html", status=400, message=BAD_PARAMETER)
+    return await request_validation_exception_handler(request, exc)
+
+
 def mount(app: FastAPI, settings: Settings, *, corpus: Corpus | None = None) -> None:
     """Serve the console from `app` (its lifespan must set app.state.session_factory, as create_app does)."""
     app.state.console = ConsoleContext(settings, corpus)
@@ -47,3 +60,4 @@ def mount(app: FastAPI, settings: Settings, *, corpus: Corpus | None = None) -> 
     app.mount(f"{PREFIX}/static", StaticFiles(packages=[("bot", "static")]), name="console-static")
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(ConsoleError, _console_error)
+    app.add_exception_handler(RequestValidationError, _bad_parameter)

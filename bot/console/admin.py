@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bot.console.context import PREFIX, ConsoleError
-from bot.console.deps import Console, DbSession, StaffForm, StaffLogin, text_field
+from bot.console.deps import Console, DbSession, StaffForm, StaffLogin, plausible_id, text_field
 from bot.staff.auth import end_user_sessions
 from bot.staff.users import ConsoleUser, UserError, create_user, list_users, update_user
 
@@ -36,7 +36,7 @@ def add_user(db: DbSession, login: StaffLogin, form: StaffForm) -> Response:
 
 @router.post("/users/{user_id}")
 def change_user(db: DbSession, login: StaffLogin, form: StaffForm, user_id: int) -> Response:
-    user = db.get(ConsoleUser, user_id)
+    user = db.get(ConsoleUser, user_id) if plausible_id(user_id) else None
     if user is None:
         raise ConsoleError(404, f"没有编号为 {user_id} 的用户。")
     role, active = text_field(form, "role") or None, text_field(form, "active")

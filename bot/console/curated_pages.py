@@ -1,4 +1,4 @@
-"""Curated answers for staff: list, edit, retire and restore."""
+"""Curated answers for staff: approve or reject volunteers' proposals, list, edit, retire and restore."""
 
 from __future__ import annotations
 
@@ -8,14 +8,22 @@ from sqlalchemy.orm import Session
 
 from bot.console.articles import article_labels, chosen_articles
 from bot.console.context import PREFIX, ConsoleError
-from bot.console.deps import Console, DbSession, StaffForm, StaffLogin, text_field
-from bot.staff.curated import CuratedAnswer, CuratedError, list_curated, set_retired, update_curated
+from bot.console.deps import Console, DbSession, StaffForm, StaffLogin, plausible_id, text_field
+from bot.staff.approval import PROPOSED, REJECTED, ApprovalError
+from bot.staff.curated import (
+    CuratedAnswer,
+    CuratedError,
+    decide_curated,
+    list_curated,
+    set_retired,
+    update_curated,
+)
 
 router = APIRouter()
 
 
 def _get(db: Session, curated_id: int) -> CuratedAnswer:
-    item = db.get(CuratedAnswer, curated_id)
+    item = db.get(CuratedAnswer, curated_id) if plausible_id(curated_id) else None
     if item is None:
         raise ConsoleError(404, f"没有编号为 {curated_id} 的精选答复。")
     return item
@@ -26,8 +34,21 @@ def curated_list(
     request: Request, console: Console, db: DbSession, login: StaffLogin, retired: bool = False
 ) -> Response:
     items = list_curated(db, include_retired=retired)
-    labels = {item.id: article_labels(item.article_keys, console.corpus) for item in items}
-    return console.render(request, "curated.html", login=login, items=items, labels=labels, retired=retired)
+    proposals = list_curated(db, status=PROPOSED, include_retired=True)
+    rejected = list_curated(db, status=REJECTED, include_retired=True) if retired else []
+    labels = {
+        item.id: article_labels(item.article_keys, console.corpus) for item in (*items, *proposals, *rejected)
+    }
+    return console.render(
+        request,
+        "curated.html",
+        login=login,
+        items=items,
+        proposals=proposals,
+        rejected=rejected,
+        labels=labels,
+        retired=retired,
+    )
 
 
 @router.get("/curated/{curated_id}")
@@ -62,6 +83,17 @@ def curated_update(
             editor=login.user,
         )
     except CuratedError as exc:
+        raise ConsoleError(400, f"未能保存：{exc}") from exc
+    return RedirectResponse(f"{PREFIX}/curated/{item.id}?saved=1", status_code=303)
+
+
+@router.post("/curated/{curated_id}/decision")
+def curated_decide(db: DbSession, login: StaffLogin, form: StaffForm, curated_id: int) -> Response:
+    """Approve (the bot uses it from now on) or reject a volunteer's proposal."""
+    item = _get(db, curated_id)
+    try:
+        decide_curated(db, item, text_field(form, "decision"), staff=login.user)
+    except ApprovalError as exc:
         raise ConsoleError(400, f"未能保存：{exc}") from exc
     return RedirectResponse(f"{PREFIX}/curated/{item.id}?saved=1", status_code=303)
 

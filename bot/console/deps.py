@@ -26,6 +26,8 @@ DbSession = Annotated[Session, Depends(get_session)]
 
 Console = Annotated[ConsoleContext, Depends(get_context)]
 
+# Row ids are INTEGER columns: PostgreSQL refuses a larger number, so a typed-in one would be a 500.
+MAX_ROW_ID = 2**31 - 1
 FORBIDDEN = "您的账号没有这项权限。统计、导出、精选答复和用户管理只对工作人员开放。"
 STALE_FORM = "表单已失效（可能是页面停留太久或来自其他网站）。请返回，刷新页面后再提交。"
 
@@ -75,6 +77,11 @@ async def staff_form(request: Request, login: StaffLogin) -> FormData:
 
 Form = Annotated[FormData, Depends(checked_form)]
 StaffForm = Annotated[FormData, Depends(staff_form)]
+
+
+def plausible_id(value: int) -> bool:
+    """Whether `value` could be a row id at all (a path id beyond this gets a 404 without a query)."""
+    return 0 < value <= MAX_ROW_ID
 
 
 def text_field(form: FormData, name: str) -> str:

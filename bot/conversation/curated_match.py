@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.staff.approval import ACTIVE
 from bot.staff.curated import CuratedAnswer, list_curated
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ class CuratedMatcher:
         return True
 
     def _load(self, session: Session, version: tuple[int, datetime | None]) -> _Bank:
-        rows = list_curated(session)
+        # Approved and not retired only: a volunteer's proposal never reaches a villager.
+        rows = [row for row in list_curated(session, status=ACTIVE) if row.active]
         if not rows:
             return _Bank(version, (), _EMPTY.vectors, {})
         known = self._bank.by_question

@@ -1,6 +1,8 @@
 """Curated answers: a reviewer's corrected answer kept, with the articles chosen for it, for later reuse.
 
 Staff can edit or retire them; a retired answer stays in the table (its history matters), just unused.
+A volunteer's curated answer is only a proposal (bot/staff/approval.py): the bot uses an answer once
+staff have approved it, and until it is retired.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot.answers.topics import CATEGORIES
 from bot.records.models import Base
+from bot.staff.approval import ACTIVE, PROPOSED, Approval, decide, initial_status
 from bot.staff.users import ConsoleUser
 
 MAX_ANSWER_CHARS = 2000  # about what fits a WeChat reply
@@ -22,7 +25,7 @@ class CuratedError(ValueError):
     """A curated answer that cannot be stored; the message names the field."""
 
 
-class CuratedAnswer(Base):
+class CuratedAnswer(Approval, Base):
     __tablename__ = "curated_answers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,10 +44,14 @@ class CuratedAnswer(Base):
 
     created_by: Mapped[ConsoleUser] = relationship(foreign_keys=[created_by_id], lazy="joined")
     updated_by: Mapped[ConsoleUser] = relationship(foreign_keys=[updated_by_id], lazy="joined")
+    decided_by: Mapped[ConsoleUser | None] = relationship(
+        foreign_keys="CuratedAnswer.decided_by_id", lazy="joined"
+    )
 
     @property
     def active(self) -> bool:
-        return self.retired_at is None
+        """Whether the bot uses it: approved by staff and not retired."""
+        return self.status == ACTIVE and self.retired_at is None
 
 
 def _checked(
@@ -71,8 +78,10 @@ def create_curated(
     source_consultation_id: int | None = None,
     now: datetime | None = None,
 ) -> CuratedAnswer:
+    """Store a curated answer: live at once when `author` is staff, else a proposal awaiting approval."""
     question, answer, keys = _checked(question, answer, article_keys, category)
     at = now or datetime.now(UTC)
+    status = initial_status(author)
     item = CuratedAnswer(
         question=question,
         answer=answer,
@@ -83,6 +92,9 @@ def create_curated(
         created_at=at,
         updated_by=author,
         updated_at=at,
+        status=status,
+        decided_by=None if status == PROPOSED else author,
+        decided_at=None if status == PROPOSED else at,
     )
     session.add(item)
     session.commit()
@@ -115,8 +127,29 @@ def set_retired(
     session.commit()
 
 
-def list_curated(session: Session, *, include_retired: bool = False) -> list[CuratedAnswer]:
-    stmt = select(CuratedAnswer).order_by(CuratedAnswer.updated_at.desc(), CuratedAnswer.id.desc())
+def decide_curated(
+    session: Session, item: CuratedAnswer, decision: str, *, staff: ConsoleUser, now: datetime | None = None
+) -> None:
+    """Approve ("approve") or reject ("reject") a curated answer; ApprovalError unless `staff` is staff."""
+    at = now or datetime.now(UTC)
+    decide(item, decision, staff=staff, now=at)
+    item.decided_by = staff
+    item.updated_by, item.updated_at = staff, at  # the matchers reload on a new updated_at
+    session.commit()
+
+
+def list_curated(
+    session: Session, *, include_retired: bool = False, status: str = ACTIVE
+) -> list[CuratedAnswer]:
+    """Curated answers with this approval status (by default the approved ones), newest edit first.
+
+    With the defaults these are exactly the answers the bot may reuse.
+    """
+    stmt = (
+        select(CuratedAnswer)
+        .where(CuratedAnswer.status == status)
+        .order_by(CuratedAnswer.updated_at.desc(), CuratedAnswer.id.desc())
+    )
     if not include_retired:
         stmt = stmt.where(CuratedAnswer.retired_at.is_(None))
     return list(session.scalars(stmt))
