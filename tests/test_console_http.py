@@ -346,3 +346,42 @@ def test_a_volunteers_curated_answer_reaches_villagers_only_once_staff_approve_i
     console_db.expire_all()
     approved_row = console_db.get_one(CuratedAnswer, proposal.id)
     assert (approved_row.status, approved_row.decided_by.username) == ("active", STAFF_NAME)  # type: ignore[union-attr]
+
+
+HUGE = "1" + "0" * 30
+HOSTILE_PAGES = [
+    ("/console/consultations/9223372036854775808", 404, "没有编号为"),
+    (f"/console/consultations/{HUGE}", 404, "没有编号为"),
+    ("/console/consultations/-1", 404, "没有编号为"),
+    ("/console/consultations/abc", 400, "参数格式不对"),
+    (f"/console/curated/{HUGE}", 404, "没有编号为"),
+    ("/console/queue?page=100000000000000000000", 400, "页码应在"),
+    ("/console/queue?page=0", 400, "页码应在"),
+    ("/console/queue?page=x", 400, "参数格式不对"),
+    ("/console/queue?start=0001-01-01", 400, "日期应为"),
+    ("/console/queue?end=9999-12-31", 400, "日期应为"),
+    ("/console/stats?start=0001-01-01", 400, "日期范围无效"),
+    ("/console/stats?end=9999-12-31", 400, "日期范围无效"),
+    ("/console/stats?start=1000-01-01&end=9000-12-31", 400, "日期范围无效"),
+    ("/console/stats?start=2000-01-01&end=2026-12-31", 400, "日期范围太长"),
+    ("/console/export?kind=records&format=xlsx&start=0001-01-01&end=9999-12-31", 400, "日期范围无效"),
+    ("/console/export?kind=counts&format=csv&start=2001-01-01&end=2099-12-31", 400, "日期范围太长"),
+]
+
+
+@pytest.mark.parametrize(("path", "status", "message"), HOSTILE_PAGES)
+def test_out_of_range_ids_pages_and_dates_get_a_chinese_error_page_not_a_500(
+    client: httpx.Client, path: str, status: int, message: str
+) -> None:
+    _staff(client)
+    response = client.get(path)
+    assert (response.status_code, message in response.text) == (status, True)
+    assert response.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", [f"/console/users/{HUGE}", f"/console/consultations/{HUGE}/review",
+                                  f"/console/curated/{HUGE}/decision", "/console/users/9223372036854775808"])  # fmt: skip
+def test_posts_to_ids_beyond_any_row_are_a_404(client: httpx.Client, path: str) -> None:
+    token = _staff(client)
+    response = client.post(path, data={"csrf_token": token, "verdict": "correct", "decision": "approve"})
+    assert response.status_code == 404 and "没有编号为" in response.text

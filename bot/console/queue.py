@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from bot.answers.topics import CATEGORIES
 from bot.console.articles import chosen_articles
 from bot.console.context import PREFIX, ConsoleError
-from bot.console.deps import Console, DbSession, Form, Login, text_field
+from bot.console.deps import Console, DbSession, Form, Login, plausible_id, text_field
 from bot.records.models import Consultation
 from bot.staff.curated import CuratedError, create_curated, curated_for_consultation
 from bot.staff.reviews import (
@@ -24,11 +24,12 @@ from bot.staff.reviews import (
     review_history,
     review_queue,
 )
-from bot.staff.statistics import day_start
+from bot.staff.statistics import FIRST_DAY, LAST_DAY, PeriodError, check_day, day_start
 from bot.staff.volunteer_replies import can_follow_up, replies_for
 
 router = APIRouter()
 PAGE_SIZE = 20
+MAX_PAGE = 100_000  # two million consultations: far beyond a township's; larger offsets overflow SQLite
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ class QueueParams:
 
 
 def consultation_or_404(db: Session, consultation_id: int) -> Consultation:
-    row = get_consultation(db, consultation_id)
+    row = get_consultation(db, consultation_id) if plausible_id(consultation_id) else None
     if row is None:
         raise ConsoleError(404, f"没有编号为 {consultation_id} 的咨询记录。")
     return row
@@ -68,9 +69,11 @@ def consultation_or_404(db: Session, consultation_id: int) -> Consultation:
 
 def _day(text: str) -> date | None:
     try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        raise ConsoleError(400, f"日期格式应为 2026-03-01，收到的是 “{text}”。") from None
+        return check_day(date.fromisoformat(text)) if text else None
+    except (ValueError, PeriodError):
+        raise ConsoleError(
+            400, f"日期应为 {FIRST_DAY} 至 {LAST_DAY} 之间、形如 2026-03-01 的日期，收到的是 “{text}”。"
+        ) from None
 
 
 @router.get("/queue")
@@ -88,7 +91,8 @@ def queue(
     page: int = 1,
 ) -> Response:
     params = QueueParams(unreviewed, low, person, category, start, end)
-    page = max(page, 1)
+    if not 1 <= page <= MAX_PAGE:
+        raise ConsoleError(400, f"页码应在 1 到 {MAX_PAGE} 之间，收到的是 {page}。")
     items, total = review_queue(db, params.to_filter(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
     return console.render(

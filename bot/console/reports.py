@@ -22,6 +22,7 @@ from bot.staff.exports import ExportError, export_bytes, export_filename
 from bot.staff.sheets import report_paragraph
 
 router = APIRouter()
+MAX_PERIOD_DAYS = 3660  # ten years: longer ones are no report, and cost seconds of CPU per request
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -32,9 +33,16 @@ def requested_period(start: str, end: str) -> st.Period:
     """The period typed in the form; by default this year up to today."""
     today = datetime.now(st.REPORT_TZ).date()
     try:
-        return st.Period.parse(start, end, default=st.Period(date(today.year, 1, 1), today))
+        period = st.Period.parse(start, end, default=st.Period(date(today.year, 1, 1), today))
     except st.PeriodError as exc:
-        raise ConsoleError(400, f"日期范围无效：{exc}") from exc
+        raise ConsoleError(
+            400,
+            f"日期范围无效：日期应形如 2026-03-01，在 {st.FIRST_DAY} 至 {st.LAST_DAY} 之间，"
+            f"且结束日期不早于开始日期（{exc}）",
+        ) from exc
+    if (period.last - period.first).days >= MAX_PERIOD_DAYS:
+        raise ConsoleError(400, "日期范围太长：一次最多统计或导出十年，请缩短日期范围。")
+    return period
 
 
 def statistics_view(db: Session, period: st.Period, console: ConsoleContext) -> dict[str, Any]:

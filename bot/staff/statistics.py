@@ -25,6 +25,9 @@ from knowledge.law_names import short_law_name
 
 REPORT_TZ = ZoneInfo("Asia/Shanghai")  # the whole of China keeps one clock
 MAX_DAYS_SHOWN = 92  # longer periods are charted by month
+# Dates a report can cover. Outside these, local midnight would not fit a datetime (0001-01-01 in UTC is
+# in year 0), and nothing was recorded anyway.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
 class PeriodError(ValueError):
@@ -39,6 +42,8 @@ class Period:
     last: date
 
     def __post_init__(self) -> None:
+        check_day(self.first)
+        check_day(self.last)
         if self.last < self.first:
             raise PeriodError(
                 f"the range ends ({self.last}) before it starts ({self.first}); swap the dates."
@@ -82,6 +87,13 @@ class Period:
         if self.first == date(self.first.year, 1, 1) and self.last == date(self.first.year, 12, 31):
             return f"{self.first.year}年"
         return f"{_cn_date(self.first)}至{_cn_date(self.last)}"
+
+
+def check_day(day: date) -> date:
+    """`day`, or PeriodError when it lies outside FIRST_DAY..LAST_DAY."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise PeriodError(f"{day} is outside the dates pufa reports on ({FIRST_DAY} to {LAST_DAY}).")
+    return day
 
 
 def _cn_date(day: date) -> str:
