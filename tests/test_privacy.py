@@ -27,6 +27,16 @@ KEY = "a-long-random-secret"
         ("36010219900101123x号", "3601**********123x号"),
         ("３６０１０２１９９００１０１１２３Ｘ", "３６０１**********１２３Ｘ"),
         ("360102 19900101 1234", "3601** ******** 1234"),
+        # Issue 24: forms the masking missed.
+        ("138.1234.5678", "138.****.5678"),
+        ("138_1234_5678", "138_****_5678"),
+        ("1 3 8 1 2 3 4 5 6 7 8", "1 3 8 * * * * 5 6 7 8"),
+        ("电话一三八一二三四五六七八", "电话一三八****五六七八"),
+        ("幺三八 一二三四 五六七八", "幺三八 **** 五六七八"),
+        ("身份证360102900101123", "身份证3601********123"),  # 15 digits, born 1990-01-01
+        ("银行卡6222021234567890123", "银行卡6222***********0123"),
+        ("卡号6222 0212 3456 7890", "卡号6222 **** **** 7890"),
+        ("打13812345678或13912345678", "打138****5678或139****5678"),
     ],
 )
 def test_mask_pii_hides_the_middle_of_phone_and_id_numbers(text: str, expected: str) -> None:
@@ -44,7 +54,13 @@ def test_mask_pii_hides_the_middle_of_phone_and_id_numbers(text: str, expected: 
         "第1079条",
         "138123456789",  # twelve digits: not a mobile number
         "1381234567",  # ten digits
-        "银行卡6222021234567890123",  # 19 digits: not an ID card
+        "123456789012345",  # 15 digits without a date where an ID card has one
+        "1000 2000 3000 4000 5000",  # amounts in a row are not a card number
+        "第一千零七十九条",
+        "二〇二三年五月十三日借了五千元",
+        "一九九〇年出生，家里七八口人",
+        "2023.05.13 借了3.5万",
+        "借款期限12个月，年利率3.85%",
     ],
 )
 def test_mask_pii_leaves_amounts_dates_and_other_numbers(text: str) -> None:
@@ -52,13 +68,13 @@ def test_mask_pii_leaves_amounts_dates_and_other_numbers(text: str) -> None:
 
 
 @given(
-    st.text(alphabet=st.sampled_from("0123456789０１２３４５６７８９Xx -元年月日借钱电话（）+"), max_size=60)
+    st.text(alphabet=st.sampled_from("0123456789０１２３４５６７８９Xx -._元年月日借钱电话（）+一三八零"), max_size=60)
 )
 def test_mask_pii_only_replaces_digits_and_is_idempotent(text: str) -> None:
     masked = mask_pii(text)
     assert len(masked) == len(text)
     assert all(
-        m == t or (m == "*" and t in "0123456789０１２３４５６７８９Xx")
+        m == t or (m == "*" and t in "0123456789０１２３４５６７８９Xx一三八零")
         for m, t in zip(masked, text, strict=True)
     )
     assert mask_pii(masked) == masked

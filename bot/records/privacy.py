@@ -1,4 +1,4 @@
-"""Privacy: openid pseudonyms and encryption, and masking of phone and ID-card numbers in questions.
+"""Privacy: openid pseudonyms and encryption, and masking of phone, ID-card and bank-card numbers in questions.
 
 One secret (PUFA_SECRET_KEY) yields an independent sub-key per purpose (HKDF with a fixed label), so a
 pseudonym never reveals the encryption key and vice versa. Changing the secret changes every pseudonym
@@ -65,10 +65,12 @@ def decrypt_openid(token: bytes, *, secret_key: str, user_ref: str) -> str:
 
 # --- Masking -------------------------------------------------------------------------------------------
 # Matching runs on an ASCII twin of the text (same length, one char per char: full-width digits, X,
-# dashes, brackets and spaces folded), so spans found there index the original text directly.
+# dashes, dots, brackets and spaces folded, and the Chinese numerals people dictate phone numbers in),
+# so spans found there index the original text directly.
 _FOLD = str.maketrans(
     {
         **{chr(0xFF10 + i): str(i) for i in range(10)},
+        **dict(zip("〇零一幺二三四五六七八九", "001123456789", strict=True)),
         "Ｘ": "X",
         "ｘ": "X",
         "x": "X",
@@ -76,6 +78,8 @@ _FOLD = str.maketrans(
         "–": "-",
         "—": "-",
         "‐": "-",
+        "．": ".",
+        "＿": "_",
         "\u3000": " ",
         "\u00a0": " ",
         "（": "(",
@@ -83,26 +87,48 @@ _FOLD = str.maketrans(
         "＋": "+",
     }
 )
-_SEP = "[ -]?"  # people type numbers in groups: 138 1234 5678, 138-1234-5678
+_SEP = "[ ._-]?"  # people type numbers in groups: 138 1234 5678, 138-1234-5678, 138.1234.5678, 1 3 8 …
 _D = "[0-9]"
 
 
-def _digits(n: int) -> str:
-    """n more digits, each optionally preceded by one separator."""
+def _digits(n: int | str) -> str:
+    """n more digits (or "m,n"), each optionally preceded by one separator."""
     return f"(?:{_SEP}{_D}){{{n}}}"
 
 
 # Each pattern captures the whole number as `num`; its `head` and last `tail` digits stay visible.
 # ID card: region code (no leading 0) and 16 more digits, then a check digit or X: 3601**********1234.
 _ID_CARD = re.compile(rf"(?<![0-9])(?P<num>(?P<head>[1-9]{_digits(3)}){_digits(13)}{_SEP}[0-9X])(?![0-9])")
+# Bank card: 16 to 19 digits (groups of four as printed), nothing number-like joined on either side, so a
+# list of amounts "1000 2000 3000 4000 5000" is left alone: 6222***********0123.
+_BANK_CARD = re.compile(
+    rf"(?<![0-9])(?<![0-9][ ._-])(?P<num>(?P<head>[1-9]{_digits(3)}){_digits('12,15')})(?![ ._-]?[0-9])"
+)
+# First-generation ID card: region code and YYMMDD and 3 digits, 15 in all (the date is checked below).
+_ID_CARD_15 = re.compile(rf"(?<![0-9])(?P<num>(?P<head>[1-9]{_digits(3)}){_digits(11)})(?![0-9])")
 # Landline: area code 0xx / 0xxx, optionally bracketed, then 7 or 8 digits: 0791-****567.
 _LANDLINE = re.compile(
     rf"(?<![0-9])(?P<num>\(?(?P<head>0[1-9]{_D}{{1,2}})\)?{_SEP}{_D}{_digits(6)}(?:{_SEP}{_D})?)(?![0-9])"
 )
 # Mobile: 1[3-9] and nine more digits, after an optional +86 / 0086 / 86 left as it is: 138****5678.
-_MOBILE = re.compile(rf"(?<![0-9])(?:(?:\+|00)?86{_SEP})?(?P<num>(?P<head>1[3-9]{_D}){_digits(8)})(?![0-9])")
+_MOBILE = re.compile(
+    rf"(?<![0-9])(?:(?:\+|00)?86{_SEP})?(?P<num>(?P<head>1{_SEP}[3-9]{_SEP}{_D}){_digits(8)})(?![0-9])"
+)
+
+
+def _any(digits: str) -> bool:  # noqa: ARG001 (every rule takes the number)
+    return True
+
+
+def _dated(digits: str) -> bool:
+    """A 15-digit ID card's YYMMDD is a plausible date (so an arbitrary 15-digit number is left alone)."""
+    month, day = int(digits[8:10]), int(digits[10:12])
+    return 1 <= month <= 12 and 1 <= day <= 31
+
+
 # IDs first: they are the longest, and a masked digit can no longer feed a later rule.
-_RULES = ((_ID_CARD, 4), (_LANDLINE, 3), (_MOBILE, 4))
+_RULES = ((_ID_CARD, 4, _any), (_BANK_CARD, 4, _any), (_ID_CARD_15, 3, _dated), (_LANDLINE, 3, _any),
+          (_MOBILE, 4, _any))  # fmt: skip
 
 
 def _hidden_positions(folded: str, match: re.Match[str], tail: int) -> list[int]:
@@ -111,16 +137,26 @@ def _hidden_positions(folded: str, match: re.Match[str], tail: int) -> list[int]
     return body[: len(body) - tail]
 
 
-def mask_pii(text: str) -> str:
-    """Mask phone and 18-digit ID-card numbers, keeping their ends and separators: 138****5678.
+def _number(match: re.Match[str]) -> str:
+    return "".join(c for c in match.group("num") if c in "0123456789X")
 
-    Every other character (amounts like 5000元, dates, full-width text) is returned unchanged, and the
-    result has the same length as the input.
+
+def mask_pii(text: str) -> str:
+    """Mask phone, ID-card and bank-card numbers, keeping their ends and separators: 138****5678.
+
+    Every other character (amounts like 5000元, years, dates, article numbers, full-width text) is
+    returned unchanged, and the result has the same length as the input. Names are not masked.
     """
     chars = list(text)
     folded = text.translate(_FOLD)
-    for pattern, tail in _RULES:
-        for i in [i for m in pattern.finditer(folded) for i in _hidden_positions(folded, m, tail)]:
+    for pattern, tail, plausible in _RULES:
+        hidden = [
+            i
+            for m in pattern.finditer(folded)
+            if plausible(_number(m))
+            for i in _hidden_positions(folded, m, tail)
+        ]
+        for i in hidden:
             chars[i] = "*"
         folded = "".join("*" if c == "*" else f for c, f in zip(chars, folded, strict=True))
     return "".join(chars)
