@@ -81,6 +81,8 @@ class StatuteFormatError(ValueError):
 
 
 _ITEM = re.compile(r"^[（(][一二三四五六七八九十]+[)）]")
+# A space between two Chinese characters is a typesetting slip in the source (未成年人保护法 95: "符合条 件").
+_HAN_GAP = re.compile(r"(?<=[\u4e00-\u9fff])[ \u3000\u00a0]+(?=[\u4e00-\u9fff])")
 _ARTICLE_NO = re.compile(r"^第(.+)条$")
 
 
@@ -132,6 +134,7 @@ def parse_articles(
         next_path = paths[index + 1] if index + 1 < len(paths) else ()
         _check_body(law, row.article_no_arabic, body, glued, next_path, check_glued=bool(divisions))
         stripped += len(glued)
+        body = [_HAN_GAP.sub("", line) for line in body]
         articles.append(Article(law, row.article_no_arabic, split_paragraphs(body), paths[index]))
     log.debug("%s: %d articles, %d glued headings stripped", law, len(articles), stripped)
     return articles

@@ -13,7 +13,22 @@ from knowledge.law_names import law_name_candidates, short_law_name
 from knowledge.local_docs import load_local_docs
 from knowledge.sources import FROM_MANIFEST, StatuteDB
 
-DEFAULT_LAWS: tuple[str, ...] = ("中华人民共和国民法典", "中华人民共和国宪法", "中华人民共和国人民调解法")
+# The three laws of the mission: always a supported corpus, with figures of its own.
+MISSION_LAWS: tuple[str, ...] = ("中华人民共和国民法典", "中华人民共和国宪法", "中华人民共和国人民调解法")
+# The laws of village life that villagers' questions need beside the three (issue 23), all 现行有效 in
+# laws.db once knowledge/data/status_overrides.json corrects 农村土地承包法.
+VILLAGE_LAWS: tuple[str, ...] = tuple(
+    "中华人民共和国" + name
+    for name in (
+        "老年人权益保障法", "反家庭暴力法", "妇女权益保障法", "未成年人保护法", "村民委员会组织法",
+        "土地管理法", "农村土地承包法", "农村土地承包经营纠纷调解仲裁法", "劳动法", "劳动合同法",
+        "劳动争议调解仲裁法", "社会保险法", "道路交通安全法", "消费者权益保护法", "治安管理处罚法",
+        "法律援助法",
+    )
+)  # fmt: skip
+TOWNSHIP_LAWS: tuple[str, ...] = MISSION_LAWS + VILLAGE_LAWS
+# What knowledge/ and its tests load when not told otherwise; the service's default is bot/settings.py's.
+DEFAULT_LAWS: tuple[str, ...] = MISSION_LAWS
 
 
 class CorpusError(ValueError):

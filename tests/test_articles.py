@@ -158,6 +158,13 @@ def test_untouched_rows_parse(mediation_rows) -> None:
     assert len(_parse(mediation_rows, expected_count=35)) == 35
 
 
+def test_a_space_between_chinese_characters_is_closed(mediation_rows) -> None:
+    """未成年人保护法 95 reads "符合条 件" in the source; spaces next to digits or Latin letters stay."""
+    rows = list(mediation_rows)
+    rows[2] = dataclasses.replace(rows[2], article_text="符合条 件的申请人\u3000可以申请。\n第 2 款 ABC 照旧。")
+    assert _parse(rows)[2].paragraphs == ("符合条件的申请人可以申请。", "第 2 款 ABC 照旧。")
+
+
 def test_gap_is_reported_with_law_and_article(mediation_rows) -> None:
     with pytest.raises(StatuteFormatError) as caught:
         _parse(mediation_rows[:9] + mediation_rows[10:])

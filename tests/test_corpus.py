@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sqlite3
 import time
 from contextlib import closing
@@ -10,7 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import DEFAULT_LAWS, Corpus, CorpusError, SourceError, StatuteFormatError, load_corpus
+from knowledge import (
+    DEFAULT_LAWS,
+    MISSION_LAWS,
+    TOWNSHIP_LAWS,
+    Corpus,
+    CorpusError,
+    SourceError,
+    StatuteFormatError,
+    load_corpus,
+    load_manifest,
+)
+from knowledge.headings import is_heading
 from tests.fixtures.knowledge import (
     CIVIL_CODE,
     CONSTITUTION,
@@ -110,3 +122,42 @@ def test_doctored_database_fails_validation(tmp_path: Path) -> None:
         db.execute("DELETE FROM articles WHERE article_no_arabic = 20")
     with pytest.raises(StatuteFormatError, match=f"{MEDIATION_LAW} 第二十条.*missing"):
         load_corpus(["人民调解法"], db_path=path, expected_sha256=None)
+
+
+# --- the laws of village life (issue 23) ---------------------------------------------------------
+
+
+def test_village_sample_loads_with_the_status_correction(village_sample_db: Path) -> None:
+    """A small cut of laws.db: the repealed-marked 农村土地承包法 is read (pinned, status corrected)."""
+    corpus = load_corpus(["反家庭暴力法", "农村土地承包法", "人民调解法"], db_path=village_sample_db,
+                         expected_sha256=None)  # fmt: skip
+    assert [len([a for a in corpus.articles if a.law == law]) for law in corpus.laws] == [38, 70, 35]
+    assert corpus.get("反家庭暴力法", 23).path == ("第四章 人身安全保护令",)
+    assert corpus.get("农村土地承包法", 31) is not None  # 外嫁女: the contract land stays hers
+    assert corpus.resolve_law("《农村土地承包法》") == "中华人民共和国农村土地承包法"
+
+
+def test_short_names_of_the_township_laws_are_unambiguous() -> None:
+    short = [name.removeprefix("中华人民共和国") for name in TOWNSHIP_LAWS]
+    assert len(set(short)) == len(TOWNSHIP_LAWS) == 19
+    assert TOWNSHIP_LAWS[:3] == MISSION_LAWS == DEFAULT_LAWS
+
+
+@pytest.mark.corpus
+def test_every_township_law_loads_pinned_and_clean() -> None:
+    """Every default law of a township deployment: pinned in laws.json, all articles, no heading or stray
+    space left in any text."""
+    corpus = load_corpus(TOWNSHIP_LAWS)
+    manifest = load_manifest()
+    assert corpus.laws == TOWNSHIP_LAWS
+    for law in TOWNSHIP_LAWS:
+        entry = manifest.entry(law)
+        assert entry is not None, f"{law} is not pinned in knowledge/data/laws.json"
+        numbers = [a.number for a in corpus.articles if a.law == law]
+        assert numbers == list(range(1, entry.articles + 1)), law
+    assert len(corpus) == 2798
+    for article in corpus.articles:
+        assert article.path, article.key
+        assert not any(is_heading(line) for line in article.text.split("\n")), article.key
+        assert not re.search(r"[\u4e00-\u9fff] +[\u4e00-\u9fff]", article.text), article.key
+    assert "符合条件的申请人" in corpus.get("未成年人保护法", 95).text  # "符合条 件" in the source

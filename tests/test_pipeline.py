@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.search.pipeline import open_embedder, open_question_side
+from bot.search.pipeline import build, open_corpus, open_embedder, open_question_side
 from bot.settings import Settings
 from indexing.embedder import Embedder, QuestionEmbedder
+from knowledge import sources
+from knowledge.sources import SourceError, StatusOverride
 
 
 @pytest.mark.parametrize(
@@ -64,3 +66,21 @@ def test_other_question_encoders_need_the_whole_model(
     (tmp_path / "models").symlink_to(model_cache_dir)
     side = open_question_side(Settings(_env_file=None, data_dir=tmp_path, **setting))  # type: ignore[arg-type]
     assert isinstance(side, Embedder) and side.query_backend == "onnx"
+
+
+def test_build_fails_on_a_status_override_the_source_lacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pufa build` refuses a stale knowledge/data/status_overrides.json before embedding anything."""
+    stale = StatusOverride("000000000000", "中华人民共和国乡村振兴法", "2021-04-29", "现行有效", "test")
+    monkeypatch.setattr(sources, "load_status_overrides", lambda: (stale,))
+    settings = Settings(_env_file=None, data_dir=tmp_path, laws=("中华人民共和国人民调解法",))  # type: ignore[call-arg]
+    with pytest.raises(SourceError, match="乡村振兴法.*000000000000"):
+        build(settings)
+    assert not settings.index_dir.exists()
+
+
+def test_a_misspelt_law_fails_with_the_closest_names(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path, laws=("民法典", "劳动和同法"))  # type: ignore[call-arg]
+    with pytest.raises(SourceError, match="劳动和同法.*中华人民共和国劳动合同法"):
+        open_corpus(settings)

@@ -12,7 +12,14 @@ import pytest
 from knowledge.articles import parse_articles
 from knowledge.headings import is_heading
 from knowledge.manifest import load_manifest
-from knowledge.sources import SourceError, StatuteDB, bundled_db_path, file_sha256
+from knowledge.sources import (
+    SourceError,
+    StatusOverride,
+    StatuteDB,
+    bundled_db_path,
+    file_sha256,
+    load_status_overrides,
+)
 from tests.fixtures.knowledge import copy_statute_db
 
 MEDIATION_ID = "f06ac4e668e0"
@@ -57,11 +64,41 @@ def test_manifest_entry_matches_database(entry) -> None:
     assert [a.number for a in articles] == list(range(1, entry.articles + 1))
 
 
-def test_pinned_law_is_read_whatever_its_status() -> None:
+def test_pinned_law_is_read_and_its_status_corrected() -> None:
     with StatuteDB() as db:
         raw = db.read_law("农村土地承包法")
-    assert raw.status == "已废止"  # wrong in the source; the manifest pin wins
+        source_status = db._db.execute("SELECT status FROM laws WHERE law_id = ?", (raw.law_id,)).fetchone()[0]
+    assert source_status == "已废止"  # wrong in the source
+    assert raw.status == "现行有效"  # corrected by knowledge/data/status_overrides.json
     assert raw.law_id == "73d7adef5eaf" and len(raw.rows) == 70
+
+
+def test_every_shipped_override_names_a_version_the_source_holds() -> None:
+    overrides = load_status_overrides()
+    assert overrides and all(o.reason for o in overrides)
+    with StatuteDB() as db:
+        db.check_overrides()
+
+
+def test_override_for_a_law_the_source_lacks_is_refused(tmp_path: Path) -> None:
+    path = copy_statute_db(tmp_path / "laws.db", [MEDIATION_ID])
+    with StatuteDB(path, expected_sha256=None) as db, pytest.raises(SourceError, match="73d7adef5eaf"):
+        db.check_overrides()  # the shipped override names 农村土地承包法, absent from this copy
+    renamed = StatusOverride(MEDIATION_ID, "中华人民共和国调解法", "2010-08-28", "现行有效", "test")
+    with StatuteDB(path, expected_sha256=None, overrides=[renamed]) as db:
+        with pytest.raises(SourceError, match="中华人民共和国调解法"):
+            db.check_overrides()
+
+
+def test_override_makes_an_unpinned_version_current(tmp_path: Path) -> None:
+    path = copy_statute_db(tmp_path / "laws.db", [MEDIATION_ID])
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("UPDATE laws SET status = '已废止'")
+    no_pins = dataclasses.replace(load_manifest(), laws=())
+    fix = StatusOverride(MEDIATION_ID, "中华人民共和国人民调解法", "2010-08-28", "现行有效", "test")
+    with StatuteDB(path, expected_sha256=None, manifest=no_pins, overrides=[fix]) as db:
+        raw = db.read_law("人民调解法")
+    assert (raw.law_id, raw.status) == (MEDIATION_ID, "现行有效")
 
 
 def test_short_and_bracketed_names_find_the_pin() -> None:
@@ -122,6 +159,23 @@ def test_unpinned_law_without_current_version_is_refused(tmp_path: Path) -> None
 def test_unknown_law_is_refused() -> None:
     with StatuteDB() as db, pytest.raises(SourceError, match="不存在的法"):
         db.read_law("不存在的法")
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("劳动和同法", "中华人民共和国劳动合同法"), ("老年人权益保护法", "中华人民共和国老年人权益保障法"),
+     ("中华人民共和国交通安全法", "中华人民共和国道路交通安全法"), ("村委会组织法", "中华人民共和国村民委员会组织法")],
+)  # fmt: skip
+def test_misspelt_law_is_refused_with_the_closest_names(typed: str, meant: str) -> None:
+    with StatuteDB() as db, pytest.raises(SourceError, match="closest names") as caught:
+        db.read_law(typed)
+    assert meant in str(caught.value)
+
+
+def test_law_only_repealed_is_refused_with_names_in_force() -> None:
+    with StatuteDB() as db, pytest.raises(SourceError, match="现行有效") as caught:
+        db.read_law("刑法")  # laws.db holds only versions marked 已被修改
+    assert "closest names in force" in str(caught.value) and "status_overrides.json" in str(caught.value)
 
 
 def test_pin_that_disagrees_with_database_is_refused() -> None:

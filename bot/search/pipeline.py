@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.answers.cards import check_shipped_cards
 from bot.settings import Settings
 from indexing.build import IndexMismatchError, IndexMissingError, Manifest, build_index, load_retriever
 from indexing.embedder import (
@@ -21,6 +22,7 @@ from indexing.query_adapter import default_adapter_dir
 from indexing.retrieval import Retriever
 from indexing.static_encoder import default_table_dir
 from knowledge.corpus import Corpus, load_corpus
+from knowledge.sources import StatuteDB
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
@@ -55,7 +57,11 @@ def open_question_side(settings: Settings) -> QuestionSide:
 
 def build(settings: Settings, progress: Progress | None = None) -> Manifest:
     """Build or incrementally rebuild the index configured by settings."""
-    return build_index(open_corpus(settings), open_embedder(settings), settings.index_dir, progress=progress)
+    with StatuteDB() as db:  # a status correction for a law the source lacks is a stale file: fail early
+        db.check_overrides()
+    corpus = open_corpus(settings)
+    check_shipped_cards(corpus)  # a card citing an absent article, or a malformed card file, stops the build
+    return build_index(corpus, open_embedder(settings), settings.index_dir, progress=progress)
 
 
 def open_retriever(
