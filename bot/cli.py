@@ -11,13 +11,14 @@ from pydantic import ValidationError
 from bot.commands import bench, console, ops, retrieval
 from bot.settings import Settings, SettingsError
 from indexing.build import IndexMismatchError, IndexMissingError
+from indexing.cross_validation import FoldsError
 from indexing.embedder import EmbedderConfigError, ModelNotAvailableError
 from indexing.evaluation import QuestionFileError
 from knowledge.corpus import CorpusError
 from knowledge.sources import SourceError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-USER_ERRORS = (QuestionFileError, IndexMismatchError, IndexMissingError, CorpusError, SourceError,
+USER_ERRORS = (QuestionFileError, FoldsError, IndexMismatchError, IndexMissingError, CorpusError, SourceError,
                EmbedderConfigError, ModelNotAvailableError, SettingsError, ValidationError)
 
 

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 KS = (1, 3, 5, 10, 20)
 RETRIEVERS = ("hybrid", "bm25", "dense", "bank")
@@ -22,27 +23,75 @@ class Question:
     query: str
     gold: frozenset[str]  # Article.key values: "中华人民共和国民法典:1079"
     split: str | None = None  # "tune" / "heldout" where the file says so
+    line: int = 0  # where it stands in its file
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Read a JSON Lines file of {"query", "gold": [{"law", "article"}]}; other keys are ignored."""
-    questions = []
+class Articles(Protocol):
+    """What a question file is checked against: the corpus (`knowledge.corpus.Corpus`)."""
+
+    @property
+    def laws(self) -> tuple[str, ...]: ...
+
+    def get(self, law: str, number: int) -> object | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class QuestionSet:
+    questions: list[Question]
+    # Rows marked "three_laws": false (STARD's questions whose golds lie outside 民法典 / 宪法 /
+    # 人民调解法): left out, and counted so that a report says how many.
+    skipped: int = 0
+
+
+def load_questions(path: Path, corpus: Articles | None = None) -> list[Question]:
+    """`read_questions(path, corpus).questions`."""
+    return read_questions(path, corpus).questions
+
+
+def read_questions(path: Path, corpus: Articles | None = None) -> QuestionSet:
+    """Read a JSON Lines file of {"query", "gold": [{"law", "article"[, "article_sub"]}]}; other keys
+    are ignored, except "split" (kept) and "three_laws": false (the row is skipped and counted).
+
+    With a corpus, every gold of every kept row must be one of its articles: a file naming an unknown
+    law or article is refused with its line number, since its figures would silently count misses.
+    """
+    questions, skipped = [], 0
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
-            gold = frozenset(f"{g['law']}:{int(g['article'])}" for g in item["gold"])
+            golds = [_gold(g) for g in item["gold"]]
             query = str(item["query"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
             raise QuestionFileError(path, n, f"expected {{'query': ..., 'gold': [{{'law': ..., 'article': N}}]}} "
                                               f"({exc.__class__.__name__}: {exc})") from exc
-        if not gold:
+        if not golds:
             raise QuestionFileError(path, n, "'gold' is empty")
-        questions.append(Question(query=query, gold=gold, split=item.get("split")))
+        if item.get("three_laws") is False:
+            skipped += 1
+            continue
+        if corpus is not None:
+            _check_golds(path, n, golds, corpus)
+        gold = frozenset(f"{law}:{number}" + (f"之{sub}" if sub else "") for law, number, sub in golds)
+        questions.append(Question(query=query, gold=gold, split=item.get("split"), line=n))
     if not questions:
         raise QuestionFileError(path, 0, "no questions in the file")
-    return questions
+    return QuestionSet(questions, skipped)
+
+
+def _gold(item: dict[str, object]) -> tuple[str, int, int | None]:
+    sub = item.get("article_sub")
+    return str(item["law"]), int(item["article"]), None if sub is None else int(sub)  # type: ignore[call-overload]
+
+
+def _check_golds(path: Path, line: int, golds: list[tuple[str, int, int | None]], corpus: Articles) -> None:
+    for law, number, sub in golds:
+        if law not in corpus.laws:
+            raise QuestionFileError(path, line, f"unknown law {law!r} (the corpus has {', '.join(corpus.laws)})")
+        if sub is not None or corpus.get(law, number) is None:
+            name = f"article {number}" + (f"之{sub}" if sub else "")
+            raise QuestionFileError(path, line, f"{law} has no {name} in the corpus")
 
 
 def question_metrics(ranked: Sequence[str], gold: frozenset[str]) -> dict[str, float]:

@@ -85,3 +85,48 @@ def test_bench_retrieval_prints_its_figures(cli_env: dict[str, str], tmp_path: P
     figures = json.loads(done.stdout)
     assert {"query_ms_p50", "query_ms_p99", "index_build_s", "rss_mb"} <= set(figures)
     assert figures["chunks"] == MEDIATION_CHUNKS and figures["query_ms_p50"] > 0
+
+
+def _questions(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    return path
+
+
+MEDIATION_QUESTIONS = [
+    {"query": "调解达成的协议有没有法律约束力", "gold": [{"law": MEDIATION_LAW, "article": 31}]},
+    {"query": "调解要不要交钱", "gold": [{"law": MEDIATION_LAW, "article": 4}]},
+    {"query": "调解员偏袒一方怎么办", "gold": [{"law": MEDIATION_LAW, "article": 15}]},
+    {"query": "签了调解协议可以去法院确认吗", "gold": [{"law": MEDIATION_LAW, "article": 33}]},
+    {"query": "刑法问题", "gold": [{"law": "中华人民共和国刑法", "article": 20}], "three_laws": False},
+]
+
+
+def test_eval_cross_validates_real_questions(cli_env: dict[str, str], tmp_path: Path) -> None:
+    questions = _questions(tmp_path / "q.jsonl", MEDIATION_QUESTIONS)
+    done = pufa(cli_env, "eval", "--questions", str(questions), "--cv", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["n"] == 4 and report["skipped"] == 1
+    assert report["cv"]["folds"] == 2 and [f["n"] for f in report["cv"]["per_fold"]] == [2, 2]
+    for fold in report["cv"]["per_fold"]:
+        assert set(fold["retrievers"]) == set(report["retrievers"]) == {"hybrid", "bm25", "dense", "bank"}
+    table = pufa(cli_env, "eval", "--questions", str(questions), "--cv", "2")
+    assert "mean of 2 held-out folds" in table.stdout and "1 skipped" in table.stdout
+
+
+@pytest.mark.parametrize(("gold", "message"), [
+    ({"law": "中华人民共和国民法典", "article": 1079}, "line 2: unknown law '中华人民共和国民法典'"),
+    ({"law": MEDIATION_LAW, "article": 99}, f"line 2: {MEDIATION_LAW} has no article 99"),
+])
+def test_eval_refuses_unknown_laws_and_articles(cli_env: dict[str, str], tmp_path: Path,
+                                                gold: dict[str, object], message: str) -> None:  # fmt: skip
+    questions = _questions(tmp_path / "q.jsonl", [MEDIATION_QUESTIONS[0], {"query": "x", "gold": [gold]}])
+    done = pufa(cli_env, "eval", "--questions", str(questions))
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_eval_refuses_more_folds_than_questions(cli_env: dict[str, str], tmp_path: Path) -> None:
+    questions = _questions(tmp_path / "q.jsonl", MEDIATION_QUESTIONS[:3])
+    done = pufa(cli_env, "eval", "--questions", str(questions), "--cv", "5")
+    assert done.returncode == 2 and "more folds than questions (3)" in done.stderr
+    assert "Traceback" not in done.stderr

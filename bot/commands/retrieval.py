@@ -10,11 +10,16 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from bot.commands.output import say, say_json
 from bot.search import pipeline
 from bot.settings import Settings
-from indexing.evaluation import KS, RETRIEVERS, evaluate, load_questions
+from indexing.cross_validation import cross_validate_retriever
+from indexing.evaluation import KS, RETRIEVERS, Question, evaluate, load_questions, read_questions
+from indexing.retrieval import Retriever
 
 DEFAULT_QUESTIONS = Path("tests/data/dev_questions.jsonl")
+REAL_QUESTIONS = Path("tests/data/stard/train.jsonl")  # STARD's train split: real questions, MIT licence
+REAL_FOLDS = 5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,9 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_ask)
 
-    p = sub.add_parser("eval", help="measure retrieval on a JSON Lines question file")
-    p.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
+    p = sub.add_parser("eval", help="measure retrieval on a JSON Lines question file (default: the dev "
+                                    "set's two splits and the real questions, the latter cross-validated)")
+    p.add_argument("--questions", type=Path, default=None)
     p.add_argument("--split", help="only questions whose 'split' equals this (e.g. tune, heldout)")
+    p.add_argument("--cv", type=int, default=None, metavar="K",
+                   help="K-fold cross-validation: each fold searched with a re-ranker fitted on the dev "
+                        "set's tuning split and the other folds; the mean of the folds is reported")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_eval)
 
@@ -82,18 +91,48 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    questions = load_questions(args.questions)
-    if args.split:
-        questions = [q for q in questions if q.split == args.split]
     retriever = pipeline.open_retriever(settings, build_if_needed=True, progress=progress_bar("embedding"))
-    report = evaluate(questions, lambda q, mode, k: [h.article.key for h in retriever.search(q, k=k, mode=mode)])
+    if args.questions is None:
+        sets = {f"dev {split}": _report(retriever, DEFAULT_QUESTIONS, split, None)
+                for split in ("tune", "heldout")}  # fmt: skip
+        sets[f"real (STARD, {REAL_FOLDS}-fold CV)"] = _report(retriever, REAL_QUESTIONS, None, REAL_FOLDS)
+    else:
+        sets = {str(args.questions): _report(retriever, args.questions, args.split, args.cv)}
     if args.json:
-        print(json.dumps(report, ensure_ascii=False))
+        say_json(next(iter(sets.values())) if args.questions else {"sets": sets})
         return 0
-    print(f"{report['n']} questions from {args.questions}" + (f" (split {args.split})" if args.split else ""))
+    for title, report in sets.items():
+        _print_table(title, report)
+    return 0
+
+
+def _report(retriever: Retriever, path: Path, split: str | None, folds: int | None) -> dict[str, object]:
+    """One question file's figures; `folds`: cross-validated (the re-ranker refitted per fold)."""
+    found = read_questions(path, retriever.corpus)
+    questions = [q for q in found.questions if split is None or q.split == split]
+    if folds is None:
+        report = evaluate(questions, lambda q, mode, k: [h.article.key for h in retriever.search(q, k=k, mode=mode)])
+    else:
+        report = cross_validate_retriever(retriever, questions, folds, base=_written_tune(retriever))
+    return {**report, "skipped": found.skipped, "split": split}
+
+
+def _written_tune(retriever: Retriever) -> list[Question]:
+    """The dev set's tuning split, the re-ranker's written questions (those whose articles are indexed)."""
+    if not DEFAULT_QUESTIONS.exists():
+        return []
+    keys = {article.key for article in retriever.corpus.articles}
+    return [q for q in load_questions(DEFAULT_QUESTIONS) if q.split == "tune" and q.gold <= keys]
+
+
+def _print_table(title: str, report: dict[str, object]) -> None:
+    cv = report.get("cv")
+    notes = [f"split {report['split']}"] if report.get("split") else []
+    notes += [f"{report['skipped']} skipped: three_laws false"] if report.get("skipped") else []
+    notes += [f"mean of {cv['folds']} held-out folds, seed {cv['seed']}"] if isinstance(cv, dict) else []
+    say(f"{report['n']} questions: {title}" + (f" ({'; '.join(notes)})" if notes else ""))
     names = [f"recall@{k}" for k in KS] + [f"hit@{k}" for k in KS] + ["mrr@10", "ndcg@10"]
-    print(f"{'metric':<10}" + "".join(f"{r:>9}" for r in RETRIEVERS))
+    say(f"{'metric':<10}" + "".join(f"{r:>9}" for r in RETRIEVERS))
     results: dict[str, dict[str, float]] = report["retrievers"]  # type: ignore[assignment]
     for name in names:
-        print(f"{name:<10}" + "".join(f"{results[r][name]:>9.3f}" for r in RETRIEVERS))
-    return 0
+        say(f"{name:<10}" + "".join(f"{results[r][name]:>9.3f}" for r in RETRIEVERS))
