@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +19,7 @@ from bot.app import create_app
 from bot.conversation.consultation import Consultant
 from bot.conversation.curated_match import CuratedMatcher
 from bot.records.database import make_engine, make_session_factory
+from bot.records.models import Consultation
 from bot.records.store import record_consultation
 from bot.staff.auth import MAX_FAILURES, LoginAttempts
 from bot.staff.curated import CuratedAnswer, create_curated
@@ -379,9 +382,33 @@ def test_out_of_range_ids_pages_and_dates_get_a_chinese_error_page_not_a_500(
     assert response.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.parametrize("path", [f"/console/users/{HUGE}", f"/console/consultations/{HUGE}/review",
-                                  f"/console/curated/{HUGE}/decision", "/console/users/9223372036854775808"])  # fmt: skip
+@pytest.mark.parametrize("path", [
+    f"/console/users/{HUGE}",
+    f"/console/consultations/{HUGE}/review",
+    f"/console/curated/{HUGE}/decision",
+    "/console/users/9223372036854775808",
+])  # fmt: skip
 def test_posts_to_ids_beyond_any_row_are_a_404(client: httpx.Client, path: str) -> None:
     token = _staff(client)
     response = client.post(path, data={"csrf_token": token, "verdict": "correct", "decision": "approve"})
     assert response.status_code == 404 and "没有编号为" in response.text
+
+
+def test_control_characters_in_notes_never_break_the_xlsx_export(
+    client: httpx.Client, console_db: Session
+) -> None:
+    token = _staff(client)
+    posted = client.post("/console/consultations/5/review",
+                         data={"csrf_token": token, "verdict": "wrong", "note": "村委会\x0b说\x01过"})  # fmt: skip
+    assert posted.status_code == 303
+    console_db.expire_all()
+    assert console_db.get_one(Consultation, 5).review_note == "村委会说过"
+    legacy = console_db.get_one(Consultation, 6)  # a note stored before they were refused
+    legacy.review_note = "旧\x0b备注"
+    console_db.commit()
+    response = client.get("/console/export?kind=records&format=xlsx&start=2026-01-01&end=2026-12-31")
+    assert response.status_code == 200
+    rows = list(openpyxl.load_workbook(io.BytesIO(response.content))["咨询记录"].iter_rows(values_only=True))
+    column = rows[0].index("复核备注")
+    notes = {row[0]: row[column] for row in rows[1:]}
+    assert (notes[5], notes[6]) == ("村委会说过", "旧备注")

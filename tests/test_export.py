@@ -19,6 +19,7 @@ from bot.staff.sheets import (
     PSEUDONYM_CHARS,
     RECORD_HEADER,
     Sheet,
+    SheetError,
     counts_sheet,
     records_sheet,
     report_paragraph,
@@ -120,6 +121,24 @@ def test_xlsx_keeps_every_cell_and_stores_formula_lookalikes_as_text() -> None:
         [None, "x", 3],
     ]
     assert ws["A2"].data_type == "s"
+
+
+def test_xlsx_drops_characters_xml_cannot_hold_instead_of_failing() -> None:
+    """A note stored before control characters were refused (issue 24: \\x0b made every export fail)."""
+    sheet = Sheet("记录", ("备注", "n"), [["村\x0b委\x01会说\x00过\ufffe", 1], ["换行\n和\t制表", 2]])
+    book = openpyxl.load_workbook(io.BytesIO(to_xlsx([sheet])))
+    assert [list(r) for r in book["记录"].iter_rows(values_only=True)][1:] == [
+        ["村委会说过", 1],
+        ["换行\n和\t制表", 2],
+    ]
+
+
+def test_a_row_openpyxl_refuses_is_reported_without_its_text() -> None:
+    sheet = Sheet("记录", ("备注",), [[{"note": "邻居张三的电话"}]])  # type: ignore[list-item]
+    with pytest.raises(SheetError) as raised:
+        to_xlsx([sheet])
+    assert "row 2" in str(raised.value) and "张三" not in str(raised.value)
+    assert raised.value.__suppress_context__  # the traceback does not chain openpyxl's message either
 
 
 def test_export_files_hold_the_same_numbers_as_the_statistics(db_session: Session, seeded: list[int]) -> None:

@@ -127,3 +127,13 @@ def test_bad_verdicts_are_refused_and_nothing_is_stored(
     db_session.rollback()
     assert review_history(db_session, ids[0]) == []
     assert row.review_status == "unreviewed" and row.verdict is None
+
+
+def test_control_characters_are_dropped_from_notes_and_corrections(
+    db_session: Session, ids: list[int], reviewer: ConsoleUser
+) -> None:
+    row = db_session.get_one(Consultation, ids[2])
+    review = record_review(db_session, row, reviewer=reviewer, verdict="wrong",
+                           corrected_answer="应\x01先\x0b催告。\n再调解", note="\x0b漏了\x00时效\ufffe\t")  # fmt: skip
+    assert (review.corrected_answer, review.note) == ("应先催告。\n再调解", "漏了时效")
+    assert (row.corrected_answer, row.review_note) == ("应先催告。\n再调解", "漏了时效")

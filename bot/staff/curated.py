@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from bot.answers.topics import CATEGORIES
 from bot.records.models import Base
 from bot.staff.approval import ACTIVE, PROPOSED, Approval, decide, initial_status
+from bot.staff.plain_text import strip_xml_illegal
 from bot.staff.users import ConsoleUser
 
 MAX_ANSWER_CHARS = 2000  # about what fits a WeChat reply
@@ -57,7 +58,8 @@ class CuratedAnswer(Approval, Base):
 def _checked(
     question: str, answer: str, article_keys: Sequence[str], category: str
 ) -> tuple[str, str, list[str]]:
-    question, answer = question.strip(), answer.strip()
+    # The answer goes into WeChat's XML replies: no control characters.
+    question, answer = strip_xml_illegal(question).strip(), strip_xml_illegal(answer).strip()
     if not question or not answer:
         raise CuratedError("a curated answer needs both the question and the answer text.")
     if len(answer) > MAX_ANSWER_CHARS:

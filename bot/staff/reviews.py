@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selecti
 
 from bot.answers.topics import CATEGORIES
 from bot.records.models import Base, Consultation
+from bot.staff.plain_text import strip_xml_illegal
 from bot.staff.users import ConsoleUser
 
 VERDICTS = {"correct": "正确", "partly": "部分正确", "wrong": "错误"}  # stored value → what the console shows
@@ -117,7 +118,7 @@ def review_history(session: Session, consultation_id: int) -> list[Review]:
 
 
 def _clean(text: str | None, field: str) -> str | None:
-    text = (text or "").strip()
+    text = strip_xml_illegal(text or "").strip()
     if len(text) > MAX_TEXT_CHARS:
         raise ReviewError(f"{field} has {len(text)} characters; keep it under {MAX_TEXT_CHARS}.")
     return text or None

@@ -16,10 +16,12 @@ from datetime import datetime
 
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import IllegalCharacterError
 
 from bot.answers.topics import CATEGORIES
 from bot.records.models import Consultation
 from bot.staff.reviews import VERDICTS
+from bot.staff.plain_text import strip_xml_illegal
 from bot.staff.statistics import REPORT_TZ, Period, Summary
 
 Cell = str | int | float | datetime | None
@@ -106,14 +108,28 @@ def to_csv(sheet: Sheet) -> bytes:
 
 
 def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
-    """One worksheet per sheet; text is always stored as text, never as a formula."""
+    """One worksheet per sheet; text is always stored as text, never as a formula.
+
+    Characters XML cannot hold are dropped (notes stored before they were refused may have them).
+    """
+class SheetError(ValueError):
+    """A row that openpyxl refused; the message names the row and never shows its values."""
+
+
+def _xml_safe(value: Cell) -> Cell:
+    return strip_xml_illegal(value) if isinstance(value, str) else value
+
+
     book = Workbook()
     book.remove(book.worksheets[0])  # the default empty sheet
     for sheet in sheets:
         ws = book.create_sheet(sheet.title)
         ws.append(list(sheet.header))
-        for values in sheet.rows:
-            ws.append(list(values))
+        for number, values in enumerate(sheet.rows, start=2):
+            try:
+                ws.append([_xml_safe(value) for value in values])
+            except (ValueError, IllegalCharacterError):  # openpyxl's message quotes the cell's text
+                raise SheetError(f"row {number} of sheet {sheet.title!r} cannot be written") from None
             for cell in ws[ws.max_row]:
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # openpyxl would otherwise take "=..." as a formula
