@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from bot import console
 from bot.answers.contacts import default_contacts
 from bot.answers.township import Township
+from bot.conversation.card_match import CardMatcher
 from bot.conversation.consultation import Consultant
 from bot.conversation.curated_match import REFRESH_S, CuratedMatcher
 from bot.conversation.dialogue import Dialogue
@@ -122,7 +123,8 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
             child.fallback = threads
             await _wait_for_child(child_started)
         township = township_from_settings(settings)
-        consultant = Consultant(loaded, township, matcher=matcher, pool=child or threads)
+        cards = await run_in_threadpool(lambda: CardMatcher(loaded.embed_question, corpus=loaded.corpus))
+        consultant = Consultant(loaded, township, matcher=matcher, pool=child or threads, cards=cards)
         envelope = Envelope(
             token=settings.wechat_token,
             app_id=settings.wechat_appid,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.answers.guides import Tip
 from bot.answers.topics import CATEGORIES
+from knowledge.corpus import CorpusError
 from knowledge.numerals import from_chinese_numeral
 
 if TYPE_CHECKING:
@@ -31,8 +32,10 @@ __all__ = [
     "card_files",
     "cards",
     "check_cards",
+    "check_shipped_cards",
     "cited_in",
     "load_card_file",
+    "missing_articles",
     "unsupported_sentences",
 ]
 
@@ -50,8 +53,10 @@ MAX_ANSWER_CHARS = 200  # two short sentences; the reply still has to quote the 
 MAX_SITUATION_CHARS = 24  # it is the reply's header
 
 
-class CardsDataError(ValueError):
-    """A card file is malformed: the message names the file and line."""
+class CardsDataError(CorpusError):
+    """A card file is malformed or cites an article the corpus lacks: the message names the file and line.
+
+    A CorpusError, so `pufa build` and the other commands stop on it with a clear message and exit code 2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,14 +126,29 @@ def load_card_file(text: str, name: str) -> list[Card]:
 
 
 def check_cards(all_cards: Iterable[Card], corpus: Corpus) -> list[str]:
-    """One message (file:line: what) for every cited article absent from `corpus`."""
+    """One message (file:line: what) for every card citing an article absent from `corpus`."""
     problems = []
     for card in all_cards:
-        refs = [*card.articles, *cited_in(card.answer), *((t.law, t.number) for t in card.tips)]
-        missing = sorted({f"《{law}》第{n}条" for law, n in refs if corpus.get(law, n) is None})
+        missing = missing_articles(card, corpus)
         if missing:
             problems.append(f"{card.source}: card {card.id} cites articles not in the corpus: {', '.join(missing)}")
     return problems
+
+
+def check_shipped_cards(corpus: Corpus) -> int:
+    """Load the shipped cards and check their citations against `corpus` (run by `pufa build`); how many.
+
+    Raises CardsDataError naming every card, file and line at fault."""
+    problems = check_cards(cards(), corpus)
+    if problems:
+        raise CardsDataError("situation cards cite articles not in the corpus:\n" + "\n".join(problems))
+    return len(cards())
+
+
+def missing_articles(card: Card, corpus: Corpus) -> list[str]:
+    """《law》第N条 of every article the card quotes or cites (answer, tips) that `corpus` lacks."""
+    refs = [*card.articles, *cited_in(card.answer), *((t.law, t.number) for t in card.tips)]
+    return sorted({f"《{law}》第{n}条" for law, n in refs if corpus.get(law, n) is None})
 
 
 def _card(entry: Any, topic: str, text: str, name: str, index: int) -> Card:

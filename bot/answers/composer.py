@@ -8,7 +8,7 @@ a curated one (bot/conversation/curated_match.py) gets the reviewer's text in pl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,13 +16,14 @@ from bot.answers import replies
 from bot.answers.confidence import confidence, hit_strength
 from bot.answers.emergency import emergency_lines
 from bot.answers.excerpts import excerpt
-from bot.answers.guides import advice_line, guide
+from bot.answers.guides import Tip, advice_line, guide
 from bot.answers.text import MAX_REPLY_BYTES, clip_bytes, utf8_len
-from bot.answers.topics import OTHER, article_category, classify_articles, label, subject_phrase, topics
+from bot.answers.topics import OTHER, classify_articles, label, topics
 from bot.answers.township import Township
 from knowledge.articles import Article
 
 if TYPE_CHECKING:
+    from bot.answers.cards import Card
     from bot.conversation.curated_match import CuratedMatch
     from indexing.retrieval import Hit
     from knowledge.corpus import Corpus
@@ -34,6 +35,7 @@ __all__ = [
     "Answer",
     "Township",
     "compose_answer",
+    "compose_card",
     "compose_curated",
     "compose_more",
 ]
@@ -46,9 +48,22 @@ MIN_LEGAL = 0.2
 MAX_MORE = 6  # articles held back for "更多" beyond the quoted ones
 # Once one article clears MIN_CONFIDENCE, the others the retriever ranked need only this share of it.
 RELATED_SHARE = 0.5
+# A second or third retrieved article is quoted only when its re-ranker score reaches this share of the
+# first's; the others go to "更多". Measured by scripts/measure_quote_share.py on the answered questions of
+# the dev tune split (326) / STARD train 3-law (521): quoting all three, a gold article is among the quotes
+# for 79.8 % / 57.4 %, 2.97 articles a reply, 69.3 % / 78.2 % of them not gold; at 0.2: 78.2 % / 55.3 %,
+# 2.21 / 2.45 a reply, 60.6 % / 75.2 % not gold; at 0.3: 75.5 % / 51.8 %, 1.94 / 2.17, 57.4 % / 74.2 %;
+# at 0.5 the dev recall falls to 69.9 %. Finding the right article matters most, so the share stays low.
+# (The hits' dense strength hardly separates them: every share below 1 keeps ~2.8 articles a reply.)
+QUOTE_SHARE = 0.2
 # (articles quoted, characters per article) tried in order until the reply fits: the third article
 # goes first, then the long quotes are trimmed harder.
 _LAYOUTS = ((3, 120), (2, 120), (2, 90), (1, 120), (1, 80), (1, 50))
+# A card's articles are what its plain answer rests on: their quotes are trimmed before one is dropped.
+_CARD_LAYOUTS = ((3, 120), (3, 90), (3, 70), (2, 70), (1, 70), (1, 50))
+UNIVERSAL_TIPS_LAW = "人民调解法"  # its tips (mediation is free, its agreements bind) fit every dispute
+# The advice line for the articles a layout quotes (tips fit what the reply quotes).
+Advice = Callable[[Sequence[Article]], str]
 
 NO_HIT_LINE = "没有找到与您的问题直接相关的法律条文。"
 MORE_HINT = "回复“更多”查看其他相关条文。"
@@ -68,6 +83,7 @@ class Answer:
     emergency: bool  # 家暴 / threats / self-harm words: 110 first, record flagged
     curated_id: int | None = None  # the curated answer (bot/staff/curated.py) this reply reuses, if any
     asks_verdict: bool = False  # the reply ends by asking 回复1满意，2不满意 (composed answers only)
+    card_id: str | None = None  # the situation card (bot/answers/cards.py) that leads the reply, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +119,10 @@ def compose_answer(
         text = _no_hit_text(alarm, category, township, question)
         return Answer(text, category, (), (), score, no_hit=True, emergency=bool(alarm))
     category = classify_articles(question, articles)
-    head = [*alarm, _topic_line(category, articles)]
-    tips = _tips(category, corpus)
-    layout = _layout(head, articles, question, tips, township, category=category, ask=True)
+    head = [*alarm, _topic_line(category)]
+    tips = _fitting_tips(guide(category), corpus)
+    quote = _strong_count([hit for hit in known if hit.article.key in {a.key for a in articles}])
+    layout = _layout(head, articles, question, tips, township, category=category, ask=True, quote=quote)
     return Answer(
         layout.text,
         category,
@@ -115,6 +132,36 @@ def compose_answer(
         no_hit=False,
         emergency=bool(alarm),
         asks_verdict=True,
+    )
+
+
+def compose_card(
+    question: str, card: Card, hits: Sequence[Hit], *, corpus: Corpus, township: Township
+) -> Answer:
+    """The reply led by a matched situation card: 【situation】 its plain answer, its articles quoted, its tips.
+
+    The retrieved articles the card does not quote are held back for "更多"."""
+    question = question.strip()
+    alarm = emergency_lines(question)
+    quoted = _verified(card.articles, corpus)
+    others = _verified(((h.article.law, h.article.number) for h in hits), corpus)
+    articles = quoted + [a for a in others if a.key not in {q.key for q in quoted}]
+    head = [*alarm, f"【{card.situation}】{card.answer}", "相关法律规定："]
+    tips = _card_tips(card.tips, corpus)
+    layout = _layout(
+        head, articles, question, tips, township, category=card.contact, ask=True,
+        quote=len(quoted), layouts=_CARD_LAYOUTS,
+    )  # fmt: skip
+    return Answer(
+        layout.text,
+        card.topic,
+        layout.cited,
+        layout.more,
+        1.0,
+        no_hit=False,
+        emergency=bool(alarm),
+        asks_verdict=True,
+        card_id=card.id,
     )
 
 
@@ -170,19 +217,36 @@ def _split_key(key: str) -> tuple[str, int]:
     return law, int(number) if number.isdigit() else 0
 
 
-def _topic_line(category: str, articles: Sequence[Article]) -> str:
-    """【借钱不还】您的问题涉及借款合同。相关法律规定："""
-    lead = next((a for a in articles if article_category(a) == category), articles[0])
-    return f"【{label(category)}】您的问题涉及{subject_phrase(lead)}。相关法律规定："
+def _topic_line(category: str) -> str:
+    """【借钱不还】相关法律规定： — the situation in plain words, never a statute chapter's name."""
+    return f"【{label(category)}】相关法律规定："
 
 
-def _tips(category: str, corpus: Corpus) -> str:
-    """The guide's advice line, keeping only tips whose cited article is in this corpus."""
-    pairs = []
-    for tip in guide(category):
-        article = corpus.get(tip.law, tip.number)
-        if article is not None:
-            pairs.append((tip.text, article.short_citation))
+def _strong_count(hits: Sequence[Hit]) -> int:
+    """How many of the first three hits to quote: the first, and the next ones scoring close to it."""
+    if not hits:
+        return 1
+    top = hits[0].score
+    close = [hit for hit in hits[1:3] if top > 0 and hit.score >= QUOTE_SHARE * top]
+    return 1 + len(close)
+
+
+def _fitting_tips(tips: Iterable[Tip], corpus: Corpus) -> Advice:
+    """The advice line for a layout: only the tips whose article the reply quotes (advice that fits), and
+    those resting on the 人民调解法 (mediation fits every dispute)."""
+    known = [(tip.text, article) for tip in tips if (article := corpus.get(tip.law, tip.number)) is not None]
+
+    def line(quoted: Sequence[Article]) -> str:
+        keys = {a.key for a in quoted}
+        fits = [(text, a) for text, a in known if a.key in keys or a.short_law == UNIVERSAL_TIPS_LAW]
+        return advice_line([(text, a.short_citation) for text, a in fits])
+
+    return line
+
+
+def _card_tips(tips: Iterable[Tip], corpus: Corpus) -> str:
+    """A matched card's advice line: its tips fit its situation; those citing an absent article are left out."""
+    pairs = [(t.text, a.short_citation) for t in tips if (a := corpus.get(t.law, t.number)) is not None]
     return advice_line(pairs)
 
 
@@ -198,16 +262,19 @@ def _layout(
     head: list[str],
     articles: Sequence[Article],
     question: str,
-    tips: str,
+    tips: str | Advice,
     township: Township,
     *,
     category: str = OTHER,
     ask: bool = False,
+    quote: int = 3,
+    layouts: Sequence[tuple[int, int]] = _LAYOUTS,
 ) -> _Layout:
     """The fullest reply that fits MAX_REPLY_BYTES; articles that do not fit go to .more. `ask`: end by
-    asking for the villager's verdict."""
+    asking for the villager's verdict. `quote`: at most this many articles are quoted, the rest held back."""
     text = ""
-    for count, budget in _LAYOUTS:
+    for most, budget in layouts:
+        count = max(1, min(most, quote))
         text = _render(head, articles, (count, budget), question, tips, township, category=category, ask=ask)
         if utf8_len(text) <= MAX_REPLY_BYTES:
             return _Layout(text, tuple(a.key for a in articles[:count]), _held_back(articles, count))
@@ -225,7 +292,7 @@ def _render(
     articles: Sequence[Article],
     layout: tuple[int, int],
     question: str,
-    tips: str,
+    tips: str | Advice,
     township: Township,
     *,
     category: str = OTHER,
@@ -238,7 +305,8 @@ def _render(
     blocks += [f"{i}.{a.short_citation}：{excerpt(a, question, budget)}" for i, a in quoted]
     more = bool(_held_back(articles, count))
     hints = [MORE_HINT if more else "", VERDICT_ASK if ask else ""]
-    tail = [tips, _referral(township, category, question), *hints, DISCLAIMER]
+    advice = tips if isinstance(tips, str) else tips(articles[:count])
+    tail = [advice, _referral(township, category, question), *hints, DISCLAIMER]
     blocks.append("\n".join(line for line in tail if line))
     return "\n\n".join(blocks)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.answers import replies, topics
-from bot.answers.composer import Answer, compose_answer, compose_curated, compose_more
+from bot.answers.composer import Answer, compose_answer, compose_card, compose_curated, compose_more
 from bot.answers.emergency import emergency_lines, is_emergency
 from bot.answers.township import Township
 from bot.errors import describe_error
@@ -24,6 +24,7 @@ from bot.search.retrieval import Retrieval, RetrievalPool, RetrievalThreads, ret
 from indexing.retrieval import Hit, Retriever
 
 if TYPE_CHECKING:
+    from bot.conversation.card_match import CardMatcher
     from bot.conversation.curated_match import CuratedMatcher
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,13 @@ class Consultant:
         workers: int | None = None,
         matcher: CuratedMatcher | None = None,
         pool: RetrievalPool | None = None,
+        cards: CardMatcher | None = None,
     ) -> None:
         """`pool`: where questions are searched (default: `workers` threads of this process)."""
         self.retriever = retriever
         self.township = township
         self.matcher = matcher
+        self.cards = cards
         threads = workers if workers is not None else retrieval_threads(retriever)
         self._pool = pool if pool is not None else RetrievalThreads(retriever, threads)
 
@@ -93,11 +96,15 @@ class Consultant:
         self._pool.close()
 
     def _compose(self, question: str, found: Retrieval) -> Answer:
-        """A curated answer when one was written for a question close enough, else one from the hits."""
+        """A curated answer when one was written for a question close enough, else one led by the situation
+        card that matches, else one from the hits."""
         corpus, township = self.retriever.corpus, self.township
         curated = self.matcher.match(found.vector) if self.matcher is not None else None
         if curated is not None:
             return compose_curated(question, curated, corpus=corpus, township=township)
+        card = self.cards.match(found.vector, found.hits) if self.cards is not None else None
+        if card is not None:
+            return compose_card(question, card.card, found.hits, corpus=corpus, township=township)
         return compose_answer(question, found.hits, corpus=corpus, township=township, legal=found.legal)
 
     def _fallback(self, question: str) -> Answer:
