@@ -55,4 +55,6 @@ def change_user(db: DbSession, login: StaffLogin, form: StaffForm, user_id: int)
         raise ConsoleError(400, f"未能修改用户：{exc}") from exc
     if user.id != login.user.id:
         end_user_sessions(db, user)  # a changed role or password applies at the user's next request
+    elif text_field(form, "password"):
+        end_user_sessions(db, user, keep=login)  # one's own new password: log out everywhere else
     return RedirectResponse(f"{PREFIX}/users?saved={user.username}", status_code=303)

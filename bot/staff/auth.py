@@ -142,7 +142,11 @@ def end_session(session: Session, token: str) -> None:
     session.commit()
 
 
-def end_user_sessions(session: Session, user: ConsoleUser) -> None:
-    """Log a user out everywhere (after a password, role or active change)."""
-    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+def end_user_sessions(session: Session, user: ConsoleUser, *, keep: ConsoleSession | None = None) -> None:
+    """Log a user out everywhere (after a password, role or active change), except in session `keep`
+    (the one in which users changed their own password: the others may be a thief's)."""
+    stmt = delete(ConsoleSession).where(ConsoleSession.user_id == user.id)
+    if keep is not None:
+        stmt = stmt.where(ConsoleSession.token_hash != keep.token_hash)
+    session.execute(stmt)
     session.commit()
