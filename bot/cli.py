@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
-from bot.commands import bench, console, ops, retrieval
+from bot.commands import bench, check, console, ops, retrieval
 from bot.settings import Settings, SettingsError
 from indexing.build import IndexMismatchError, IndexMissingError
 from indexing.cross_validation import FoldsError
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pufa", description="普法助手: legal consultation bot for a township")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
-    for module in (retrieval, bench, console, ops):
+    for module in (retrieval, bench, console, ops, check):
         module.register(sub)
     return parser
 
