@@ -23,7 +23,16 @@ from bot.staff.auth import (
     locked_until,
     start_session,
 )
-from bot.staff.users import STAFF, VOLUNTEER, ConsoleUser, UserError, create_user, find_user, update_user
+from bot.staff.users import (
+    STAFF,
+    VOLUNTEER,
+    ConsoleUser,
+    UserError,
+    common_passwords,
+    create_user,
+    find_user,
+    update_user,
+)
 
 PASSWORD = "a-long-enough-password"
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -54,6 +63,14 @@ def test_users_get_a_normalised_name_and_an_argon2id_hash(db_session: Session, u
     ({"role": "admin"}, "role 'admin' is unknown"),
     ({"username": "a b"}, "is not allowed"),
     ({"username": "WANG"}, "is taken"),
+    # Issue 24: look-alike names and guessable passwords.
+    ({"username": "ｗａｎｇ"}, "looks the same as the existing"),  # full-width: NFKC makes it wang
+    ({"username": "Ｗang"}, "looks the same as the existing"),
+    ({"password": "aaaaaaaaaa"}, "one character repeated"),
+    ({"password": "１１１１１１１１１１１"}, "one character repeated"),
+    ({"password": "1234567890"}, "most common passwords"),
+    ({"password": "WoAiNi1314"}, "most common passwords"),
+    ({"password": "Password123"}, "most common passwords"),
 ])  # fmt: skip
 def test_bad_accounts_are_refused_with_the_reason(
     db_session: Session, user: ConsoleUser, changes: dict[str, str], message: str
@@ -61,6 +78,23 @@ def test_bad_accounts_are_refused_with_the_reason(
     values = {"username": "zhang", "password": PASSWORD, "role": STAFF, **changes}
     with pytest.raises(UserError, match=message):
         create_user(db_session, **values)
+
+
+def test_a_look_alike_of_an_older_unnormalised_name_is_refused(db_session: Session) -> None:
+    """A name stored before names were NFKC-normalised still blocks its look-alikes, and still logs in."""
+    legacy = create_user(db_session, username="probe", password=PASSWORD, role=VOLUNTEER)
+    db_session.execute(text("UPDATE console_users SET username = 'ｐrobe' WHERE id = :id"), {"id": legacy.id})
+    db_session.commit()
+    with pytest.raises(UserError, match="looks the same as the existing 'ｐrobe'"):
+        create_user(db_session, username="probe", password=PASSWORD, role=STAFF)
+    assert find_user(db_session, "ｐrobe") is legacy
+
+
+def test_the_common_password_list_is_shipped_and_sensible() -> None:
+    listed = common_passwords()
+    assert 100 <= len(listed) <= 250
+    assert "woaini1314" in listed and all(p == p.lower() and not p.startswith("#") for p in listed)
+    assert PASSWORD not in listed
 
 
 def test_wrong_password_unknown_name_and_disabled_account_all_fail_alike(

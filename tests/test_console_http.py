@@ -24,7 +24,7 @@ from bot.records.store import record_consultation
 from bot.staff.auth import MAX_FAILURES, LoginAttempts
 from bot.staff.curated import CuratedAnswer, create_curated
 from bot.staff.reviews import Review
-from bot.staff.users import VOLUNTEER, ConsoleUser, create_user
+from bot.staff.users import VOLUNTEER, ConsoleUser, create_user, find_user
 from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus
 from tests.fixtures.console import (
@@ -435,3 +435,21 @@ def test_changing_ones_own_password_ends_ones_other_sessions_but_not_this_one(
         for client in clients:
             client.close()
     assert other_staff.active
+
+
+@pytest.mark.parametrize(("username", "password", "message"), [
+    ("ｐrobe", PASSWORD, "looks the same as the existing"),
+    ("PROBE", PASSWORD, "is taken"),
+    ("probe2", "aaaaaaaaaa", "one character repeated"),
+    ("probe3", "qwertyuiop", "most common passwords"),
+])  # fmt: skip
+def test_look_alike_names_and_guessable_passwords_are_refused(
+    client: httpx.Client, console_db: Session, username: str, password: str, message: str
+) -> None:
+    if find_user(console_db, "probe") is None:
+        create_user(console_db, username="probe", password=PASSWORD, role=VOLUNTEER)
+    users = console_db.scalar(select(func.count(ConsoleUser.id)))
+    form = {"csrf_token": _staff(client), "username": username, "password": password, "role": "volunteer"}
+    response = client.post("/console/users", data=form)
+    assert response.status_code == 400 and message in response.text
+    assert console_db.scalar(select(func.count(ConsoleUser.id))) == users

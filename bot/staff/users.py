@@ -1,13 +1,17 @@
 """Console users: volunteers who review answers and staff who also see statistics, export and manage users.
 
-Passwords are stored only as argon2id hashes (argon2-cffi's defaults, RFC 9106 low-memory profile).
+Passwords are stored only as argon2id hashes (argon2-cffi's defaults, RFC 9106 low-memory profile);
+common ones (bot/data/common_passwords.txt) and one character repeated are refused. Login names are
+NFKC-normalised, so ｐrobe (full-width ｐ) is probe and cannot be a second account beside it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from functools import cache
+from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -57,8 +61,18 @@ class ConsoleUser(Base):
 
 
 def normalise_username(username: str) -> str:
-    """Login names are compared case-insensitively and without surrounding spaces."""
-    return username.strip().lower()
+    """Login names are compared after NFKC (full-width and other compatibility forms folded), case-
+    insensitively and without surrounding spaces."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """bot/data/common_passwords.txt, lower-cased (comments and blank lines left out)."""
+    text = (resources.files("bot") / "data" / "common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
 
 
 def _check_role(role: str) -> None:
@@ -74,6 +88,10 @@ def hash_password(password: str) -> str:
         )
     if len(password) > MAX_PASSWORD_CHARS:
         raise UserError(f"password too long ({len(password)} characters); use at most {MAX_PASSWORD_CHARS}.")
+    if len(set(password)) == 1:
+        raise UserError("password is one character repeated; choose one that is hard to guess.")
+    if password.lower() in common_passwords():
+        raise UserError("password is one of the most common passwords; choose one that is hard to guess.")
     return _hasher.hash(password)
 
 
@@ -88,9 +106,19 @@ def password_matches(user: ConsoleUser | None, password: str) -> bool:
 
 
 def find_user(session: Session, username: str) -> ConsoleUser | None:
-    return session.scalars(
-        select(ConsoleUser).where(ConsoleUser.username == normalise_username(username))
-    ).first()
+    """The user with this login name; a name stored before NFKC normalisation is found as it was typed."""
+    names = dict.fromkeys((normalise_username(username), username.strip().lower()))
+    for name in names:
+        user = session.scalars(select(ConsoleUser).where(ConsoleUser.username == name)).first()
+        if user is not None:
+            return user
+    return None
+
+
+def _name_taken(session: Session, name: str) -> str | None:
+    """The existing login name that normalises to `name` (older names may not be normalised)."""
+    taken = session.scalars(select(ConsoleUser.username)).all()  # a township has tens of users
+    return next((other for other in taken if normalise_username(other) == name), None)
 
 
 def list_users(session: Session) -> list[ConsoleUser]:
@@ -105,8 +133,11 @@ def create_user(
     if not _USERNAME.match(name):
         raise UserError(f"username {username!r} is not allowed; use 2–32 letters, digits, '.', '-' or '_'.")
     _check_role(role)
-    if find_user(session, name) is not None:
+    other = _name_taken(session, name)
+    if other == username.strip().lower():
         raise UserError(f"username {name!r} is taken; choose another or change that user's password.")
+    if other is not None:
+        raise UserError(f"username {username.strip()!r} looks the same as the existing {other!r}; choose another.")
     at = now or datetime.now(UTC)
     user = ConsoleUser(
         username=name,
