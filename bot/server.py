@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import logging
 import logging.config
@@ -101,15 +102,37 @@ def _export_for_workers(settings: Settings) -> None:
             os.environ.setdefault(f"PUFA_{name.upper()}", value)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` (as given to --host) listens on this machine's loopback interface only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # another name: it may resolve to any interface
+
+
+def require_loopback_in_development(settings: Settings, host: str) -> None:
+    """Development runs with a public token and secret key and non-Secure cookies: loopback only."""
+    if settings.is_development and not is_loopback(host):
+        raise SettingsError(
+            f"PUFA_ENV=development listens on loopback only (127.0.0.1, ::1 or localhost), not --host {host!r}: "
+            "its token and secret key are public and its cookies are not Secure. Serve other machines with "
+            "production settings (PUFA_ENV=production, real PUFA_WECHAT_TOKEN and PUFA_SECRET_KEY)."
+        )
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
     """Run the webhook server until interrupted; 2 if the configuration is unsafe for this environment."""
     try:
         settings.require_server_secrets()
+        require_loopback_in_development(settings, host)
     except SettingsError as exc:
         log.error("refusing to start: %s", exc)  # before logging is configured: Python prints it to stderr
         return 2
     logging.config.dictConfig(logging_config(settings.log_format))
     settings = with_development_defaults(settings)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # records, spool, keys: owner only
     log.info("migrating the database")
     migrations.upgrade(settings.sqlalchemy_url)
     from bot.search.pipeline import open_retriever  # the model stack loads only when serving

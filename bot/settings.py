@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     wechat_appsecret: str = ""
     wechat_aes_key: str = ""  # EncodingAESKey, 43 chars; empty = plaintext mode only
     wechat_previous_aes_key: str = ""  # kept during key rotation
+    # Refuse pushes without encrypt_type=aes (明文 mode): in 兼容/安全 mode every genuine push is encrypted,
+    # and a plaintext body is covered by no signature. Unset: on exactly when an AES key is set.
+    wechat_require_encryption: bool | None = None
     wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
 
     secret_key: str = ""  # HMAC key for openid pseudonyms, openid encryption and console sessions
@@ -108,6 +111,13 @@ class Settings(BaseSettings):
     @property
     def is_development(self) -> bool:
         return self.env == "development"
+
+    @property
+    def refuses_plaintext(self) -> bool:
+        """Whether a push without encrypt_type=aes is refused (PUFA_WECHAT_REQUIRE_ENCRYPTION)."""
+        if self.wechat_require_encryption is None:
+            return bool(self.wechat_aes_key)
+        return self.wechat_require_encryption
 
     @property
     def contact_overrides(self) -> dict[str, tuple[Contact, ...]]:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import stat
 import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.cli import main
 from bot.ops.backup import BackupError, backup, restore
+from bot.records.database import make_engine
 from bot.records.models import Consultation
 from bot.records.store import record_consultation
 from tests.fixtures.web import TEST_SECRET_KEY, MakeConsultation
@@ -104,3 +106,25 @@ def test_a_file_that_is_not_a_backup_is_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"not a database" * 100)
     with pytest.raises(BackupError, match="not an intact SQLite database|file is not a database"):
         restore(f"sqlite:///{tmp_path / 'pufa.db'}", junk)
+
+
+def test_the_database_its_folder_and_backups_are_readable_by_the_owner_only(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    url = f"sqlite:///{data / 'pufa.db'}"
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+        wal = data / "pufa.db-wal"
+        assert wal.exists() and stat.S_IMODE(wal.stat().st_mode) == 0o600  # SQLite copies the file's mode
+    engine.dispose()
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "pufa.db").stat().st_mode) == 0o600
+    backup(url, tmp_path / "backups" / "new.backup")
+    assert stat.S_IMODE((tmp_path / "backups").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "backups" / "new.backup").stat().st_mode) == 0o600
+    loose = tmp_path / "backups" / "loose.backup"
+    loose.write_bytes(b"")
+    loose.chmod(0o644)
+    backup(url, loose)  # an existing file is narrowed before the record is copied into it
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o600

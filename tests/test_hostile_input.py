@@ -2,12 +2,15 @@
 
 More than 10,000 requests in all: unsigned pushes and URL checks (refused, nothing recorded), and signed
 pushes with junk, near-WeChat and oversized bodies (refused or answered). Never a 5xx, and the server
-stays up throughout.
+stays up throughout. Then the cases a hostile review found (issue 24): signatures replayed, forged by
+moving characters between the timestamp and the nonce, odd digits, a MsgId reused by another sender,
+log forging, and plaintext pushes to an account that has an AES key.
 """
 
 from __future__ import annotations
 
 import string
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +20,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app import create_app
+from bot.answers import replies
+from bot.app import create_app, township_from_settings
 from bot.records.database import make_engine, make_session_factory
 from bot.records.models import Consultation, Event
+from bot.wechat.crypto import sign
 from indexing.retrieval import Retriever
 from tests.fixtures.web import (
     TOKEN,
     FakeWeChat,
     LiveServer,
+    consultations,
+    events,
     live_settings,
+    new_msg_id,
+    new_openid,
     push_xml,
     run_live_server,
     sqlite_url,
@@ -178,3 +188,174 @@ def test_signed_pushes_with_hostile_bodies_are_refused_or_answered(
     health = fake.client.get(hostile_server.url + "/healthz")
     assert health.status_code == 200  # still up after it all
     assert TOKEN not in hostile_server.logs()
+
+
+# --- Issue 24: the holes a hostile review found ---------------------------------------------------------
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+@pytest.fixture(scope="module")
+def hostile_sessions(hostile_server: LiveServer) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(hostile_server.settings.sqlalchemy_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def _post(fake: FakeWeChat, params: dict[str, str], xml: str) -> httpx.Response:
+    return fake.client.post(fake.url, params=params, content=xml.encode())
+
+
+def _text(openid: str, content: str, msg_id: int | None = None) -> str:
+    return push_xml(openid, "text", Content=content, msg_id=msg_id or new_msg_id())
+
+
+def test_a_signed_query_reused_with_another_body_and_sender_is_refused(
+    fake: FakeWeChat, hostile_sessions: sessionmaker[Session]
+) -> None:
+    query = fake.signed_query()
+    first, intruder = new_openid(), new_openid()
+    original = _text(first, "帮助")
+    answered = _post(fake, {**query, "openid": first}, original)
+    assert answered.status_code == 200
+    replayed = _post(fake, {**query, "openid": intruder}, _text(intruder, "邻居借钱不还怎么办"))
+    assert (replayed.status_code, replayed.text) == (
+        403, "forbidden: signature already used with another body (a replay)"
+    )
+    assert consultations(hostile_sessions, openid=intruder) == []
+    resent = _post(fake, {**query, "openid": first}, original)  # WeChat sending the same push again
+    assert (resent.status_code, resent.text) == (200, answered.text)
+
+
+def test_the_unseparated_join_forgery_is_refused(fake: FakeWeChat) -> None:
+    openid = new_openid()
+    captured = fake.signed_query(nonce="abc")
+    ts = captured["timestamp"]
+    assert sign(TOKEN, ts + "ab", "c") == captured["signature"]
+    assert _post(fake, {**captured, "openid": openid}, _text(openid, "帮助")).status_code == 200
+    forged = {**captured, "timestamp": ts + "ab", "nonce": "c", "openid": openid}
+    response = _post(fake, forged, _text(openid, "邻居借钱不还怎么办"))
+    assert (response.status_code, response.text) == (403, "forbidden: malformed timestamp or nonce")
+
+
+def test_a_ten_digit_nonce_swapped_with_the_timestamp_is_refused(fake: FakeWeChat) -> None:
+    """WeChat's nonces are numbers: one that reads as a time near now signs the same swapped."""
+    now = int(time.time())
+    openid = new_openid()
+    captured = fake.signed_query(timestamp=now, nonce=str(now + 100))
+    assert _post(fake, {**captured, "openid": openid}, _text(openid, "帮助")).status_code == 200
+    swapped = {"signature": captured["signature"], "timestamp": str(now + 100), "nonce": str(now)}
+    response = _post(fake, {**swapped, "openid": openid}, _text(openid, "邻居借钱不还怎么办"))
+    assert response.status_code == 403 and "already used" in response.text
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["²", "¹²³", "ARABIC", "0" * 4000, "0NOW"],
+    ids=["superscript-two", "superscripts", "arabic-indic", "4000-digits", "leading-zero"],
+)
+def test_odd_digits_in_a_signed_timestamp_are_refused_never_500(fake: FakeWeChat, timestamp: str) -> None:
+    now = str(int(time.time()))
+    timestamp = timestamp.replace("ARABIC", now.translate(ARABIC_INDIC)).replace("NOW", now)
+    nonce = "1320562132"
+    params = {"signature": sign(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+    openid = new_openid()
+    response = _post(fake, params, _text(openid, "帮助"))
+    assert (response.status_code, response.text) == (403, "forbidden: malformed timestamp or nonce")
+
+
+@pytest.mark.parametrize("create_time", ["1" * 30, "١٧٦٧٢٢٥٦٠٠", "²"], ids=["30-digits", "arabic", "superscript"])
+def test_a_subscribe_with_an_odd_create_time_is_refused_and_a_good_one_recorded(
+    fake: FakeWeChat, hostile_sessions: sessionmaker[Session], create_time: str
+) -> None:
+    openid = new_openid()
+    odd = push_xml(openid, "event", Event="subscribe").replace(
+        f"<CreateTime>{int(time.time())}</CreateTime>", f"<CreateTime>{create_time}</CreateTime>"
+    )
+    assert create_time in odd
+    response = _post(fake, fake.signed_query(), odd)
+    assert response.status_code == 400 and "CreateTime" in response.text
+    assert len(response.text) < 100
+    welcome = fake.event(openid, "subscribe")  # WeChat's own, sent again: answered and counted
+    assert welcome.content
+    assert [e.kind for e in events(hostile_sessions, openid=openid)] == ["subscribe"]
+
+
+def test_a_second_sender_reusing_a_msg_id_gets_their_own_answer(
+    fake: FakeWeChat, hostile_server: LiveServer, hostile_sessions: sessionmaker[Session]
+) -> None:
+    msg_id = new_msg_id()
+    first, second = new_openid(), new_openid()
+    theirs = fake.ask(first, "邻居借钱不还怎么办", msg_id=msg_id)
+    assert theirs.status == 200
+    mine = fake.ask(second, "帮助", msg_id=msg_id)  # another sender, the same MsgId
+    assert mine.content == replies.help_text(township_from_settings(hostile_server.settings))
+    assert fake.ask(first, "邻居借钱不还怎么办", msg_id=msg_id).content == theirs.content  # a real retry
+    assert [c.reply for c in consultations(hostile_sessions, openid=first)] == [theirs.content]
+
+
+def test_a_consultation_under_another_senders_msg_id_is_stored_as_its_own(
+    fake: FakeWeChat, hostile_sessions: sessionmaker[Session]
+) -> None:
+    msg_id = new_msg_id()
+    first, second = new_openid(), new_openid()
+    theirs = fake.ask(first, "邻居借钱不还怎么办", msg_id=msg_id)
+    mine = fake.ask(second, "土地承包合同到期了，村里要收回怎么办", msg_id=msg_id)
+    assert mine.content != theirs.content
+    assert [c.reply for c in consultations(hostile_sessions, openid=second)] == [mine.content]
+    assert [c.reply for c in consultations(hostile_sessions, openid=first)] == [theirs.content]
+
+
+def test_a_msg_id_with_a_newline_cannot_forge_a_log_line(fake: FakeWeChat, hostile_server: LiveServer) -> None:
+    openid = new_openid()
+    forged = "ERROR bot.server: forged line"
+    xml = push_xml(openid, "text", Content="帮助").replace("</xml>", f"<MsgId>1\n{forged}</MsgId></xml>")
+    response = _post(fake, fake.signed_query(), xml)
+    assert response.status_code == 400 and "MsgId" in response.text
+    lines = hostile_server.logs().splitlines()
+    refusal = [line for line in lines if "<MsgId> is not a 64-bit number" in line]
+    assert refusal and "'1\\nERROR bot.server" in refusal[-1]  # logged, quoted on the refusal's own line
+    assert not any(line.startswith("ERROR bot.server: forged") for line in lines)
+
+
+def test_a_huge_root_element_name_is_neither_echoed_nor_logged_at_length(
+    fake: FakeWeChat, hostile_server: LiveServer
+) -> None:
+    name = "Root" + "R" * 7_000  # opened and closed: within this server's 16 KB (the review's was 30 KB of 64)
+    response = _post(fake, fake.signed_query(), f"<{name}><a>1</a></{name}>")
+    assert (response.status_code, response.text) == (400, "bad xml: the root element is not <xml>")
+    assert "RRRRRRRRRR" not in hostile_server.logs()
+    assert max(len(line) for line in hostile_server.logs().splitlines()) < 1000
+
+
+@pytest.fixture(scope="module")
+def strict_server(
+    tmp_path_factory: pytest.TempPathFactory, _migrated_sqlite_file: Path, live_retriever: Retriever
+) -> Iterator[LiveServer]:
+    """An account with an AES key and PUFA_WECHAT_REQUIRE_ENCRYPTION unset: the default."""
+    data_dir = tmp_path_factory.mktemp("strict")
+    db = data_dir / "pufa.db"
+    db.write_bytes(_migrated_sqlite_file.read_bytes())
+    settings_ = live_settings(data_dir, sqlite_url(db), wechat_require_encryption=None)
+    assert settings_.refuses_plaintext
+    with run_live_server(
+        create_app(settings_, retriever=live_retriever), settings_, data_dir / "server.log"
+    ) as live:
+        yield live
+
+
+def test_with_an_aes_key_plaintext_pushes_are_refused_by_default(strict_server: LiveServer) -> None:
+    fake = FakeWeChat(strict_server.url)
+    try:
+        openid = new_openid()
+        plain = fake.ask(openid, "帮助")
+        assert (plain.status, plain.body) == (
+            403, "forbidden: plaintext push refused: this account expects encrypt_type=aes"
+        )
+        help_text = replies.help_text(township_from_settings(strict_server.settings))
+        assert fake.ask(openid, "帮助", mode="safe").content == help_text
+        assert fake.ask(openid, "帮助", mode="compat").content == help_text
+        verified = fake.client.get(fake.url, params={**fake.signed_query(), "echostr": "24"})
+        assert (verified.status_code, verified.text) == (200, "24")  # URL verification is never encrypted
+    finally:
+        fake.client.close()

@@ -95,3 +95,15 @@ def test_a_replay_blocked_by_a_second_outage_resumes_later(
     assert len(spool.files()) == 1
     assert Recorder(db_session_factory, Spool(tmp_path / "spool")).replay() == 3
     assert _count(db_session_factory, Consultation) == 3
+
+
+def test_any_storage_error_spools_the_record(
+    db_session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # A CreateTime of 30 digits reached SQLite as an OverflowError (not SQLAlchemy's): the record was lost.
+    recorder = Recorder(db_session_factory, Spool(tmp_path / "spool"))
+    recorder.event(records.build_event(kind="subscribe", openid=TEST_OPENID, create_time=10**30, key=None,
+                                       secret_key=TEST_SECRET_KEY, township=TOWNSHIP))  # fmt: skip
+    assert _count(db_session_factory, Event) == 0
+    recorder.spool.seal()
+    assert len(recorder.spool.files()) == 1  # kept, for the replay or for a person to look at

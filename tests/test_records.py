@@ -108,6 +108,19 @@ def test_a_retried_msg_id_is_stored_once_and_gets_the_first_reply(
     assert reply_for_msg_id(db_session, "99999999") is None
 
 
+def test_another_senders_msg_id_is_not_a_retry_and_gets_its_own_row(
+    db_session: Session, make_consultation: MakeConsultation
+) -> None:
+    # Before: dedupe on (township, MsgId) alone gave the second sender the first sender's reply.
+    first = _record(db_session, make_consultation())
+    other = _record(db_session, make_consultation(openid="oAnotherSender", reply_text="另一人的答复"))
+    assert other != first
+    assert _stored(db_session, other).reply == "另一人的答复"
+    assert _stored(db_session, other).user_ref == pseudonymize("oAnotherSender", secret_key=KEY)
+    assert _stored(db_session, first).reply == make_consultation().reply_text
+    assert _record(db_session, make_consultation(reply_text="重试")) == first  # the first sender's retry
+
+
 def test_msg_id_is_unique_per_township_and_optional(
     db_session: Session, make_consultation: MakeConsultation
 ) -> None:
@@ -157,6 +170,7 @@ def test_an_insert_racing_an_uncommitted_one_returns_the_winner(
 
     with db_session_factory() as a:
         a.add(Consultation(created_at=T0, channel="wechat", township=TOWNSHIP, msg_id="24400001",
+                           user_ref=pseudonymize(OPENID, secret_key=KEY),  # the same sender's message
                            question="q", category="其他", reply="A 的答复", latency_ms=1.0))  # fmt: skip
         a.flush()
         b = threading.Thread(target=worker_b)

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from bot.cli import main
-from bot.server import DropQueryString, SkipAnsweredPushes, logging_config
+from bot.server import DropQueryString, SkipAnsweredPushes, is_loopback, logging_config
 from bot.settings import DEV_SECRET_KEY, DEV_WECHAT_TOKEN, Settings, with_development_defaults
 from indexing.embedder import Embedder
 from tests.fixtures.web import FakeWeChat, free_port
@@ -69,6 +69,42 @@ def test_production_refuses_to_start_without_secrets(
         assert main(["serve", "--port", "1"]) == 2
     assert named in caplog.text and "refusing to start" in caplog.text
     assert not clean_env.exists(), "nothing may be migrated or built before the secrets are checked"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "pufa.example.org"])
+def test_development_refuses_a_host_beyond_loopback(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, host: str
+) -> None:
+    monkeypatch.setenv("PUFA_ENV", "development")
+
+    def too_far(url: str) -> None:
+        raise AssertionError("development must stop before migrating when the host is not loopback")
+
+    monkeypatch.setattr("bot.server.migrations.upgrade", too_far)
+    with caplog.at_level(logging.ERROR, logger="bot.server"):
+        assert main(["serve", "--host", host, "--port", "1"]) == 2
+    assert "loopback only" in caplog.text and repr(host) in caplog.text
+    assert not clean_env.exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("[::1]", True), ("localhost", True),
+     ("LOCALHOST", True), ("0.0.0.0", False), ("10.0.0.1", False), ("", False), ("127.0.0.1.nip.io", False)],
+)  # fmt: skip
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_an_aes_key_makes_plaintext_pushes_refused_unless_told_otherwise() -> None:
+    def settings(**values: object) -> Settings:
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    aes_key = "a" * 43
+    assert not settings().refuses_plaintext
+    assert settings(wechat_aes_key=aes_key).refuses_plaintext
+    assert not settings(wechat_aes_key=aes_key, wechat_require_encryption=False).refuses_plaintext
+    assert settings(wechat_require_encryption=True).refuses_plaintext
 
 
 def test_development_defaults_are_labelled_and_fill_only_what_is_missing() -> None:

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.records.database import make_engine, make_session_factory
 from bot.shared_state import open_shared_state
 from bot.shared_state.base import Claim, MemoryState, Resilient, SharedState
-from bot.shared_state.database import DatabaseState, RateWindow, TurnClaim, purge_shared_state
+from bot.shared_state.database import (
+    DatabaseState,
+    RateWindow,
+    TurnClaim,
+    UsedSignature,
+    purge_shared_state,
+)
 from bot.wechat.customer_service import CustomerService
 from tests.fixtures.web import APP_ID, DB_BACKENDS, backend_url, live_settings
 from tests.fixtures.wechat_api import APP_SECRET, FakeWeChatApi
@@ -125,6 +131,39 @@ def test_a_claimed_turn_counts_against_its_senders_rate_limit_and_others_do_not(
     assert [w.allow("u1", per_minute=2) for w in (a, b, a)] == [True, True, False]
 
 
+def test_a_used_signature_is_refused_with_another_body_on_every_worker(
+    new_worker: Worker, clock: Clock, request: pytest.FixtureRequest
+) -> None:
+    a, b = new_worker(), new_worker()
+    assert a.use_signature("sig1", "body1", until=clock.now + 1)
+    assert b.use_signature("sig1", "body1", until=clock.now + 1)  # the same push again: WeChat resending
+    assert not b.use_signature("sig1", "body2", until=clock.now + 1)  # another body: a replay
+    assert not a.use_signature("sig1", "body2", until=clock.now + 1)
+    assert a.use_signature("sig2", "body2", until=clock.now + 1)  # every signature is its own
+    clock.now += 2
+    time.sleep(1.5 if "redis" in request.node.name else 0)  # Redis expires keys on its own clock
+    assert b.use_signature("sig1", "body3", until=clock.now + 1)  # expired: no longer valid anyway
+
+
+def test_concurrent_uses_of_one_signature_with_different_bodies_have_one_winner(
+    new_worker: Worker, clock: Clock
+) -> None:
+    workers = [new_worker() for _ in range(8)]
+    barrier = threading.Barrier(len(workers))
+    accepted: list[bool] = []
+
+    def run(index: int, state: SharedState) -> None:
+        barrier.wait()
+        accepted.append(state.use_signature("same", f"body{index}", until=clock.now + 3600))
+
+    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(accepted) == [False] * 7 + [True]
+
+
 def test_the_access_token_is_renewed_by_one_worker_and_shared(
     new_worker: Worker, clock: Clock, fake_wechat_api: FakeWeChatApi
 ) -> None:
@@ -157,12 +196,15 @@ def test_database_state_is_purged_after_an_hour(db_session_factory: sessionmaker
     state = DatabaseState(db_session_factory, clock=clock)
     state.claim("old", lease_s=5)
     state.allow("u", per_minute=3)
+    state.use_signature("expired", "b", until=clock.now + 300)
+    state.use_signature("swappable", "b", until=clock.now + 10**6)  # a nonce that reads as a later time
     clock.now += 3601
     state.claim("new", lease_s=5)
     with db_session_factory() as session:
-        assert purge_shared_state(session, now=clock.now) == 2
+        assert purge_shared_state(session, now=clock.now) == 3
         assert [c.key for c in session.query(TurnClaim)] == ["new"]
         assert session.query(RateWindow).count() == 0
+        assert [s.signature for s in session.query(UsedSignature)] == ["swappable"]
 
 
 class Broken:
@@ -182,6 +224,8 @@ def test_resilient_state_falls_back_to_memory_and_logs_the_outage_once(
         state.finish("k", "答复")
         assert state.claim("k", lease_s=30).reply == "答复"
         assert state.allow("u", per_minute=1) and not state.allow("u", per_minute=1)
+        assert state.use_signature("s", "b1", until=time.time() + 300)
+        assert not state.use_signature("s", "b2", until=time.time() + 300)  # still refused: from memory
     assert len(caplog.records) == 1 and "ConnectionError" in caplog.records[0].getMessage()
 
 
@@ -196,6 +240,19 @@ def test_memory_state_keeps_the_same_contract_within_one_worker() -> None:
     assert state.lease_token(APP_ID, lease_s=5) and not state.lease_token(APP_ID, lease_s=5)
     state.release_token(APP_ID)
     assert state.lease_token(APP_ID, lease_s=5)
+    assert state.use_signature("s", "b1", until=clock.now + 1) and not state.use_signature("s", "b2", until=0)
+    clock.now += 2
+    assert state.use_signature("s", "b2", until=clock.now + 1)  # expired, and forgotten
+
+
+def test_memory_state_keeps_a_bounded_number_of_signatures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.shared_state.base.MAX_SIGNATURES", 3)
+    clock = Clock(1_800_000_000.0)
+    state = MemoryState(clock=clock)
+    for n in range(5):
+        assert state.use_signature(f"s{n}", "b", until=clock.now + 10**6)
+    assert not state.use_signature("s4", "other", until=clock.now + 10**6)  # the newest are kept
+    assert state.use_signature("s0", "other", until=clock.now + 10**6)  # the oldest made room
 
 
 def test_a_single_process_keeps_claims_and_rate_limits_off_the_database(

@@ -162,7 +162,7 @@ CASES = {
     "non-xml-root": Case(
         _raw(f"<message>{FIELDS}<MsgType>text</MsgType><Content>{QUESTION}</Content></message>"),
         400,
-        "bad xml: root element is <message>, expected <xml>",
+        "bad xml: the root element is not <xml>",
         0,
     ),
     "missing-msg-type": Case(

@@ -6,7 +6,14 @@ import pytest
 import xmltodict
 from wechatpy.crypto import WeChatCrypto
 
-from bot.wechat.crypto import DecryptionFailed, Envelope, SignatureRejected, sign, verify_query
+from bot.wechat.crypto import (
+    DecryptionFailed,
+    Envelope,
+    SignatureRejected,
+    replayable_until,
+    sign,
+    verify_query,
+)
 from tests.fixtures.web import AES_KEY, APP_ID, PREVIOUS_AES_KEY, TOKEN
 
 NOW = 1_767_225_600
@@ -70,6 +77,51 @@ def test_refused_queries(params: dict[str, str], now: int, reason: str) -> None:
     with pytest.raises(SignatureRejected, match=reason) as caught:
         verify_query(params, token=TOKEN, now=now, max_skew_s=300)
     assert caught.value.status == 403
+
+
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+
+def signed(timestamp: str, nonce: str = "1320562132") -> dict[str, str]:
+    """A query whose signature is right for these exact strings: only the format rules can refuse it."""
+    return {"signature": sign(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["²", "¹²³", str(NOW).translate(ARABIC_INDIC), "0" + str(NOW), "0" * 4000, f" {NOW}", f"+{NOW}"],
+    ids=["superscript-two", "superscripts", "arabic-indic", "eleven-digits", "4000-digits", "space", "plus"],
+)
+def test_a_timestamp_is_one_to_ten_ascii_digits_even_when_signed(timestamp: str) -> None:
+    # Before: "²" passed isdigit() and int() then raised (HTTP 500); Arabic-Indic digits and a leading
+    # zero read as the current time, so a differently spelt timestamp was accepted.
+    with pytest.raises(SignatureRejected, match="malformed"):
+        verify_query(signed(timestamp), token=TOKEN, now=NOW, max_skew_s=300)
+
+
+def test_the_unseparated_join_forgery_is_refused() -> None:
+    captured = signed(str(NOW), "abc")
+    assert sign(TOKEN, str(NOW) + "ab", "c") == captured["signature"]  # the parts are joined unseparated
+    forged = {**captured, "timestamp": str(NOW) + "ab", "nonce": "c"}
+    with pytest.raises(SignatureRejected, match="malformed"):
+        verify_query(forged, token=TOKEN, now=NOW, max_skew_s=300)
+    with pytest.raises(SignatureRejected, match="malformed"):  # nor with a nonce longer than WeChat's
+        verify_query(signed(str(NOW), "n" * 33), token=TOKEN, now=NOW, max_skew_s=300)
+
+
+def test_a_signature_is_remembered_as_long_as_any_reading_of_it_verifies() -> None:
+    later = NOW + 10**6
+    captured = verify_query(signed(str(NOW), str(later)), token=TOKEN, now=NOW, max_skew_s=300)
+    # A ten-digit nonce swapped with the timestamp signs the same: valid again when the clock reaches it.
+    swapped = {"signature": captured.signature, "timestamp": str(later), "nonce": str(NOW)}
+    assert verify_query(swapped, token=TOKEN, now=later, max_skew_s=300).signature == captured.signature
+    assert captured.replayable_until == later + 300
+    assert verify_query(signed(str(NOW), "abc"), token=TOKEN, now=NOW, max_skew_s=300).replayable_until == (
+        NOW + 300
+    )
+    # A nine-digit nonce reads only as timestamps in the past: nothing to keep beyond the window.
+    assert replayable_until(TOKEN, str(NOW), "923456789") == NOW
+    assert replayable_until(TOKEN, str(NOW), "1320562132") == NOW  # swapped, it would be 2011
 
 
 def _sealed(key: str, xml: str = "<xml><Content>hi</Content></xml>") -> tuple[str, str]:

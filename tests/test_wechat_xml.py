@@ -53,7 +53,9 @@ def test_event_and_voice_fields() -> None:
     voice = parse_message(
         push_xml("oU", "voice", msg_id=7, MediaId="m", Format="amr", Recognition="借钱").encode()
     )
-    assert (voice.msg_type, voice.recognition, voice.dedupe_key) == ("voice", "借钱", "7")
+    assert (voice.msg_type, voice.recognition, voice.dedupe_key) == ("voice", "借钱", "oU\x1f7")
+    other = parse_message(push_xml("oOther", "voice", msg_id=7, Recognition="借钱").encode())
+    assert other.dedupe_key != voice.dedupe_key  # a MsgId is a retry only from the same sender
 
 
 @pytest.mark.parametrize(
@@ -64,7 +66,7 @@ def test_event_and_voice_fields() -> None:
         ('<!DOCTYPE xml [<!ENTITY x "boom">]><xml><Content>&x;</Content></xml>', "DTD"),
         ('<!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]><xml><Content>&x;</Content></xml>', "DTD"),
         ("<!DOCTYPE xml><xml><Content>a</Content></xml>", "DTD"),
-        ("<message><Content>a</Content></message>", "root element is <message>"),
+        ("<message><Content>a</Content></message>", "the root element is not <xml>"),
         ("<xml/>", "no child elements"),
         ("<xml><Content>\x01</Content></xml>", "malformed"),
         ('<?xml version="1.0" encoding="x-unknown"?><xml><a>1</a></xml>', "encoding"),
@@ -115,6 +117,37 @@ def test_unsafe_or_malformed_xml_is_rejected(body: str, reason: str) -> None:
 def test_incomplete_messages_are_rejected(fields: str, reason: str) -> None:
     with pytest.raises(XmlRejected, match=reason):
         parse_message(f"<xml>{fields}</xml>".encode())
+
+
+HEAD = "<ToUserName>a</ToUserName><FromUserName>u</FromUserName><MsgType>event</MsgType><Event>subscribe</Event>"
+
+
+@pytest.mark.parametrize(
+    "create_time",
+    ["²", "¹²³", "١٧٦٧٢٢٥٦٠٠", "1" * 30, "9" * 4000, "-5", "1e9", ""],
+    ids=["superscript", "superscripts", "arabic-indic", "30-digits", "4000-digits", "negative", "float", "empty"],
+)
+def test_create_time_is_one_to_ten_ascii_digits(create_time: str) -> None:
+    # Before: "²" raised ValueError (HTTP 500), Arabic-Indic digits were read as a time, and 30 digits
+    # reached the database, whose OverflowError lost the subscribe event's record.
+    with pytest.raises(XmlRejected, match="CreateTime") as caught:
+        parse_message(f"<xml>{HEAD}<CreateTime>{create_time}</CreateTime></xml>".encode())
+    assert len(str(caught.value)) < 100  # a 4000-digit value is not repeated at length
+
+
+@pytest.mark.parametrize("msg_id", ["1\nINFO bot.server: forged line", "abc", "1" * 21, "١٢"])
+def test_a_msg_id_is_a_64_bit_number(msg_id: str) -> None:
+    body = push_xml("oU", "text", Content="你好").replace("</xml>", f"<MsgId>{msg_id}</MsgId></xml>")
+    with pytest.raises(XmlRejected, match="MsgId") as caught:
+        parse_message(body.encode())
+    assert "\n" not in str(caught.value)  # repr(): the refusal (logged) stays on one line
+
+
+def test_a_huge_root_element_name_is_not_repeated() -> None:
+    name = "r" * 30_000
+    with pytest.raises(XmlRejected) as caught:
+        parse_fields(f"<{name}><a>1</a></{name}>".encode())
+    assert str(caught.value) == "bad xml: the root element is not <xml>"
 
 
 def test_golden_text_reply() -> None:

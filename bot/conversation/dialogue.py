@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers import replies
 from bot.conversation.consultation import Consultant, clean_message
-from bot.errors import describe_error
+from bot.errors import describe_error, loggable
 from bot.records import store as records
 from bot.records.privacy import pseudonymize
 from bot.records.recorder import Recorder
@@ -82,8 +82,9 @@ class Dialogue:
             kind, reply = self._event(turn)
         else:
             kind, reply = self._claimed(turn)
-        log.info("msg=%s user=%s channel=%s turn=%s latency_ms=%.0f", msg.msg_id or msg.create_time,
-                 self._pseudonym(msg.from_user), channel, kind, turn.latency_ms())
+        # repr: a MsgId, message type or event is the sender's text and must not start a log line of its own.
+        log.info("msg=%s user=%s channel=%s turn=%s latency_ms=%.0f", loggable(msg.msg_id or msg.create_time),
+                 self._pseudonym(msg.from_user), channel, loggable(kind), turn.latency_ms())
         return reply
 
     def _claimed(self, turn: Turn) -> tuple[str, str]:

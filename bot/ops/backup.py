@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from bot.records.database import normalise_url
+from bot.records.database import create_private_file, normalise_url
 
 PG_TIMEOUT_S = 3600
 
@@ -29,10 +29,10 @@ class BackupError(RuntimeError):
 def backup(url: str | URL, dest: Path) -> None:
     """Write a backup of the database at `url` to the file `dest`."""
     parsed = normalise_url(url)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if parsed.get_backend_name() == "sqlite":
         _sqlite_copy(_sqlite_path(parsed), dest, must_exist=True)
     else:
+        _private(dest)
         _pg_tool("pg_dump", parsed, "--format=custom", "--no-owner", f"--file={dest}")
 
 
@@ -48,6 +48,14 @@ def restore(url: str | URL, source: Path) -> None:
         _pg_tool(
             "pg_restore", parsed, "--clean", "--if-exists", "--no-owner", "--single-transaction", str(source)
         )
+
+
+def _private(dest: Path) -> None:
+    """`dest` created 0600 (its folder 0700 if new), or an existing file narrowed to 0600, before any
+    content is written into it: pg_dump and SQLite keep a file's permissions. A backup holds the whole
+    activity record; a restored database file is the record itself."""
+    create_private_file(dest)
+    dest.chmod(0o600)
 
 
 def _check_sqlite(source: Path) -> None:
@@ -69,6 +77,7 @@ def _sqlite_path(url: URL) -> Path:
 def _sqlite_copy(source: Path, dest: Path, *, must_exist: bool) -> None:
     if must_exist and not source.is_file():
         raise BackupError(f"database file {source} does not exist; check PUFA_DATA_DIR / PUFA_DATABASE_URL")
+    _private(dest)
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(dest)) as dst:
         src.backup(dst)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,11 +55,21 @@ def make_engine(url: str | URL) -> Engine:
         return create_engine(parsed, pool_pre_ping=False, connect_args=connect_args,
                              pool_size=PG_POOL_SIZE, max_overflow=PG_POOL_OVERFLOW)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(parsed.database))
     # Sessions move between FastAPI's worker threads; each connection is still used by one at a time.
     engine = create_engine(parsed, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` (and its folder) readable by the owner only, 0600 in a 0700 folder, unless it exists:
+    it holds the activity record. SQLite gives its -wal and -shm files the database file's permissions."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

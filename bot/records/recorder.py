@@ -2,8 +2,9 @@
 
 The rows are built first (bot/records/store.py: masked, pseudonymised, openid encrypted), so a spool entry
 holds exactly what the database would, and never a raw openid. Replaying an entry is idempotent: a
-consultation is stored once per (township, msg_id) or per spool_id, an event once per
-(user, CreateTime, kind), and a person request only sets flags.
+consultation is stored once per (township, sender, msg_id) or per spool_id, an event once per
+(user, CreateTime, kind), and a person request only sets flags. Any storage error spools the record, not
+only the database's: a record is never lost to an error this module did not foresee.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class Recorder:
         """Store the row; the stored record's reply (another worker's, for a retry), or None if spooled."""
         try:
             return self._writer.store(row).reply
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # noqa: BLE001 - e.g. a driver's OverflowError: spooled, not lost
             self._spool(exc, _consultation_entry("consultation", row))
             return None
 
@@ -98,17 +99,17 @@ class Recorder:
         try:
             with self._sessions() as session:
                 records.apply_person_request(session, row, within_hours=within_hours)
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # noqa: BLE001
             self._spool(exc, _consultation_entry("person", row, within_hours=within_hours))
 
     def event(self, row: Event) -> None:
         try:
             with self._sessions() as session:
                 records.store_event(session, row)
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # noqa: BLE001
             self._spool(exc, {"kind": "event", "row": encode_values(own_values(row))})
 
-    def _spool(self, exc: SQLAlchemyError, entry: Entry) -> None:
+    def _spool(self, exc: Exception, entry: Entry) -> None:
         log.error("database step failed (reply still sent): %s; record spooled", describe_error(exc))
         self.spool.append(entry)
 

@@ -158,10 +158,14 @@ def _first_stored(db: Db, stmt: Select[tuple[int, str]]) -> Stored | None:
     return Stored._make(found) if found is not None else None
 
 
-def _by_msg_id(db: Db, msg_id: str, township: str | None) -> Stored | None:
+def _by_msg_id(db: Db, msg_id: str, township: str | None, *, sender: Values | None = None) -> Stored | None:
+    """The consultation stored under this MsgId; with `sender` (a row's values), only if it is that
+    sender's (a user_ref of None matches only None)."""
     stmt = _STORED.where(CONSULTATIONS.c.msg_id == msg_id)
     if township is not None:
         stmt = stmt.where(CONSULTATIONS.c.township == township)
+    if sender is not None:
+        stmt = stmt.where(CONSULTATIONS.c.user_ref == sender.get("user_ref"))
     return _first_stored(db, stmt.order_by(CONSULTATIONS.c.id).limit(1))
 
 
@@ -195,8 +199,10 @@ def _same_keys(values: Sequence[Values]) -> list[list[int]]:
 
 
 def store_consultation(db: Db, row: ConsultationRow) -> Stored:
-    """Commit `row`; if its (township, msg_id) or spool_id is already stored, by a retry in any worker or
-    an earlier replay of the spool, return that row instead (its reply is the one that was sent)."""
+    """Commit `row`; if the same sender's (township, msg_id) or the spool_id is already stored, by a retry
+    in any worker or an earlier replay of the spool, return that row instead (its reply is the one that was
+    sent). A MsgId already stored for another sender is not theirs: the row is stored without it, so the
+    sender gets and keeps their own reply (never the other sender's)."""
     if (seen := _already_stored(db, row)) is not None:
         return seen
     try:
@@ -205,15 +211,19 @@ def store_consultation(db: Db, row: ConsultationRow) -> Stored:
     except IntegrityError:
         # The unique constraints, not the look-up above, make retries safe across workers.
         db.rollback()
-        if (seen := _already_stored(db, row)) is None:
+        if (seen := _already_stored(db, row)) is not None:
+            return seen
+        msg_id = row.values.get("msg_id")
+        if msg_id is None or _by_msg_id(db, msg_id, row.values["township"]) is None:
             raise
-        return seen
+        return store_consultation(db, ConsultationRow({**row.values, "msg_id": None}, row.hits))
     return Stored(row_id, row.values["reply"])
 
 
 def _already_stored(db: Db, row: ConsultationRow) -> Stored | None:
     msg_id, spool_id = row.values.get("msg_id"), row.values.get("spool_id")
-    if msg_id is not None and (seen := _by_msg_id(db, msg_id, row.values["township"])) is not None:
+    township = row.values["township"]
+    if msg_id is not None and (seen := _by_msg_id(db, msg_id, township, sender=row.values)) is not None:
         return seen
     if spool_id is not None:
         return _first_stored(db, _STORED.where(CONSULTATIONS.c.spool_id == spool_id))

@@ -1,4 +1,5 @@
-"""What the workers of one deployment share: claims on WeChat retries, the rate limit, the access token.
+"""What the workers of one deployment share: claims on WeChat retries, the rate limit, the access token,
+and the request signatures already used (a signed query string replayed with another body is refused).
 
 Three backends behind one protocol: the database (the default: tables of bot/shared_state/database.py), Redis (when
 PUFA_REDIS_URL is set; bot/shared_state/redis.py) and process memory. `Resilient` puts memory behind either
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -30,6 +32,8 @@ T = TypeVar("T")
 Clock = Callable[[], float]
 RATE_WINDOW_S = 60
 TURN_KEEP_S = 3600  # WeChat retries within 15 s; claims are kept an hour, then purged
+# Used signatures one process keeps in memory (about 15 MB); most are forgotten after 10 minutes.
+MAX_SIGNATURES = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,11 @@ class SharedState(TokenStore, Protocol):
 
     def allow(self, user_ref: str, *, per_minute: int) -> bool: ...
 
+    def use_signature(self, signature: str, body_digest: str, *, until: float) -> bool:
+        """True the first time `signature` comes, and again with the same body (WeChat sending the same
+        push again); False when it comes back with another body: a replay. Remembered until `until`."""
+        ...
+
 
 def claim_then_allow(
     state: SharedState, key: str, user_ref: str, *, lease_s: float, per_minute: int
@@ -99,6 +108,7 @@ class MemoryState:
         self._limiters: dict[int, RateLimiter] = {}
         self._tokens: dict[str, tuple[str, float]] = {}
         self._token_leases: dict[str, float] = {}
+        self._signatures: OrderedDict[str, tuple[str, float]] = OrderedDict()
 
     def claim(self, key: str, *, lease_s: float) -> Claim:
         if (reply := self._replies.get(key)) is not None:
@@ -124,6 +134,20 @@ class MemoryState:
         with self._lock:
             limiter = self._limiters.setdefault(per_minute, RateLimiter(per_minute, clock=self._clock))
         return limiter.allow(user_ref)
+
+    def use_signature(self, signature: str, body_digest: str, *, until: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            seen = self._signatures.get(signature)
+            if seen is not None and seen[1] >= now:
+                return seen[0] == body_digest
+            self._signatures[signature] = (body_digest, until)
+            # Mostly in order of expiry (timestamps are close to now); the cap bounds the rest.
+            while self._signatures and next(iter(self._signatures.values()))[1] < now:
+                self._signatures.popitem(last=False)
+            while len(self._signatures) > MAX_SIGNATURES:
+                self._signatures.popitem(last=False)
+            return True
 
     def token(self, appid: str) -> tuple[str, float] | None:
         return self._tokens.get(appid)
@@ -177,6 +201,9 @@ class Resilient:
 
     def allow(self, user_ref: str, *, per_minute: int) -> bool:
         return self._try(lambda s: s.allow(user_ref, per_minute=per_minute))
+
+    def use_signature(self, signature: str, body_digest: str, *, until: float) -> bool:
+        return self._try(lambda s: s.use_signature(signature, body_digest, until=until))
 
     def token(self, appid: str) -> tuple[str, float] | None:
         return self._try(lambda s: s.token(appid))

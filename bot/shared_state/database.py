@@ -1,4 +1,4 @@
-"""Shared state in the database: turn claims, rate-limit windows and the WeChat access token.
+"""Shared state in the database: turn claims, rate-limit windows, the WeChat access token, used signatures.
 
 Times here are Unix seconds (floats): they are compared with every worker's `time.time()`, never shown.
 Correctness between workers rests on primary keys and conditional UPDATEs, which SQLite and PostgreSQL
@@ -72,6 +72,16 @@ class WeChatToken(Base):
     lease_until: Mapped[float | None] = mapped_column(Float)
 
 
+class UsedSignature(Base):
+    """A request signature already accepted, with a digest of the body it came with, until it expires."""
+
+    __tablename__ = "used_signatures"
+
+    signature: Mapped[str] = mapped_column(String(40), primary_key=True)
+    body_digest: Mapped[str] = mapped_column(String(64))
+    until: Mapped[float] = mapped_column(Float, index=True)
+
+
 def _rowcount(result: Any) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
@@ -82,7 +92,7 @@ class _Statements:
 
     def __init__(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        turns, rates = TurnClaim.__table__, RateWindow.__table__
+        turns, rates, used = TurnClaim.__table__, RateWindow.__table__, UsedSignature.__table__
         previous = rates.alias("previous")
         self.claim = (
             insert(turns)
@@ -117,6 +127,18 @@ class _Statements:
                 .where(previous.c.user_ref == bindparam("user"), previous.c.window == bindparam("minute") - 1)
                 .scalar_subquery(),
             )
+        )
+        self.use_signature = (
+            insert(used)
+            .values(signature=bindparam("sig"), body_digest=bindparam("digest"), until=bindparam("until"))
+            .on_conflict_do_nothing(index_elements=["signature"])
+            .returning(used.c.signature)
+        )
+        self.read_signature = select(used.c.body_digest, used.c.until).where(used.c.signature == bindparam("sig"))
+        self.renew_signature = (  # expired but not yet purged: a new use, unless another worker took it
+            update(used)
+            .where(used.c.signature == bindparam("sig"), used.c.until == bindparam("seen"))
+            .values(body_digest=bindparam("digest"), until=bindparam("until"))
         )
         self.uncount = (
             update(rates)
@@ -177,6 +199,18 @@ class DatabaseState:
             conn.execute(self._sql.uncount, params)
             return False
 
+    def use_signature(self, signature: str, body_digest: str, *, until: float) -> bool:
+        params = {"sig": signature, "digest": body_digest, "until": until}
+        with self._engine.connect() as conn:
+            if conn.execute(self._sql.use_signature, params).first():
+                return True
+            row = conn.execute(self._sql.read_signature, params).first()
+            if row is None:
+                return False  # purged between our two statements: refuse rather than guess
+            if row.until >= self._clock():
+                return bool(row.body_digest == body_digest)
+            return _rowcount(conn.execute(self._sql.renew_signature, {**params, "seen": row.until})) == 1
+
     def token(self, appid: str) -> tuple[str, float] | None:
         with self._sessions() as session:
             row = session.get(WeChatToken, appid)
@@ -215,8 +249,10 @@ class DatabaseState:
 
 
 def purge_shared_state(session: Session, *, now: float) -> int:
-    """Delete turn claims older than an hour and rate windows older than two minutes; returns how many."""
+    """Delete turn claims older than an hour, rate windows older than two minutes and expired signatures;
+    returns how many."""
     claims = session.execute(delete(TurnClaim).where(TurnClaim.created_at < now - TURN_KEEP_S))
     windows = session.execute(delete(RateWindow).where(RateWindow.window < int(now // RATE_WINDOW_S) - 1))
+    signatures = session.execute(delete(UsedSignature).where(UsedSignature.until < now))
     session.commit()
-    return _rowcount(claims) + _rowcount(windows)
+    return _rowcount(claims) + _rowcount(windows) + _rowcount(signatures)

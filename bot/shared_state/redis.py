@@ -7,6 +7,7 @@ fixed minutes with INCR, in the same script when a turn is claimed (`claim_turn`
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -36,6 +37,12 @@ local current = redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 return {current, redis.call('GET', KEYS[4]) or '0'}
 """
+# A used signature: its body's digest, expiring by itself; the same body again is accepted (a resend).
+_USE_SIGNATURE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+"""
 SOCKET_TIMEOUT_S = 1.0  # a stalled Redis must cost little of the 5 s reply budget (memory takes over)
 
 
@@ -47,6 +54,7 @@ class RedisState:
         self._prefix = f"pufa:{namespace}:"
         self._clock = clock
         self._claim = client.register_script(_CLAIM)
+        self._use_signature = client.register_script(_USE_SIGNATURE)
 
     @classmethod
     def from_url(cls, url: str, *, namespace: str, clock: Clock = time.time) -> RedisState:
@@ -92,6 +100,10 @@ class RedisState:
         pipe.get(previous_key)
         current, _, previous = pipe.execute()
         return self._within(now, int(previous or 0), int(current), per_minute, current_key)
+
+    def use_signature(self, signature: str, body_digest: str, *, until: float) -> bool:
+        keep_s = max(1, math.ceil(until - self._clock()))
+        return bool(self._use_signature(keys=[self._key("sig", signature)], args=[body_digest, keep_s]) == 1)
 
     def _rate_keys(self, user_ref: str, now: float) -> tuple[str, str]:
         """The keys of this minute's count of the user's messages, and of the previous minute's."""

@@ -8,6 +8,7 @@ with whichever key worked (https://developers.weixin.qq.com/doc/subscription/gui
 from __future__ import annotations
 
 import hmac
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from dataclasses import dataclass
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-_NONCE = re.compile(r"[0-9A-Za-z_-]{1,64}")
+# ASCII only (str.isdigit() also takes "²" and Arabic-Indic digits); ten digits reach the year 2286.
+_TIMESTAMP = re.compile(r"[0-9]{1,10}")
+_NONCE = re.compile(r"[0-9A-Za-z_-]{1,32}")
 
 
 class SignatureRejected(PermissionError):
@@ -54,6 +57,10 @@ class SignedQuery:
     nonce: str
     encrypted: bool  # encrypt_type=aes: the body carries <Encrypt> and the reply must be encrypted
     msg_signature: str
+    signature: str = ""
+    # Until when (Unix seconds) the same signature could pass the clock check again: it must be remembered
+    # that long to refuse a replay (see `replayable_until`).
+    replayable_until: float = 0.0
 
 
 def verify_query(query: Mapping[str, str], *, token: str, now: float, max_skew_s: float) -> SignedQuery:
@@ -61,7 +68,7 @@ def verify_query(query: Mapping[str, str], *, token: str, now: float, max_skew_s
     signature, timestamp, nonce = (query.get(name, "") for name in ("signature", "timestamp", "nonce"))
     if not (signature and timestamp and nonce):
         raise SignatureRejected("signature, timestamp and nonce are required")
-    if not timestamp.isdigit() or not _NONCE.fullmatch(nonce):
+    if not _TIMESTAMP.fullmatch(timestamp) or not _NONCE.fullmatch(nonce):
         raise SignatureRejected("malformed timestamp or nonce")
     if not hmac.compare_digest(sign(token, timestamp, nonce).encode(), signature.encode("utf-8", "replace")):
         raise SignatureRejected("signature does not match")
@@ -70,7 +77,29 @@ def verify_query(query: Mapping[str, str], *, token: str, now: float, max_skew_s
     encrypt_type = query.get("encrypt_type", "raw").lower()
     if encrypt_type not in ("raw", "aes"):
         raise SignatureRejected(f"unknown encrypt_type {encrypt_type[:10]!r}")
-    return SignedQuery(timestamp, nonce, encrypt_type == "aes", query.get("msg_signature", ""))
+    until = replayable_until(token, timestamp, nonce) + max_skew_s
+    return SignedQuery(timestamp, nonce, encrypt_type == "aes", query.get("msg_signature", ""), signature, until)
+
+
+def replayable_until(token: str, timestamp: str, nonce: str) -> int:
+    """The latest timestamp under which this signature verifies, read every way the signed string allows.
+
+    The signed string is the sorted parts joined without separators, so the same signature also verifies
+    for any other (timestamp, nonce) that sorts and joins to the same string: a ten-digit nonce swapped
+    with the timestamp, say, is valid again when the clock reaches the nonce's value. The format rules
+    above leave only readings with a ten-digit timestamp to consider (shorter ones lie before 2001).
+    """
+    joined = "".join(sorted((token, timestamp, nonce)))
+    sizes = {"token": len(token), "timestamp": 10, "nonce": len(joined) - len(token) - 10}
+    readings = [int(timestamp)]
+    for order in itertools.permutations(sizes):
+        ends = list(itertools.accumulate(sizes[part] for part in order))
+        blocks = [joined[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+        parts = dict(zip(order, blocks, strict=True))
+        if (parts["token"] == token and _TIMESTAMP.fullmatch(parts["timestamp"])
+                and _NONCE.fullmatch(parts["nonce"]) and sorted(blocks) == blocks):  # fmt: skip
+            readings.append(int(parts["timestamp"]))
+    return max(readings)
 
 
 class Envelope:

@@ -14,10 +14,16 @@ from xml.parsers import expat
 
 import xmltodict
 
+from bot.errors import loggable
+
 MAX_REPLY_BYTES = 2048  # WeChat drops longer passive text replies (UTF-8 bytes)
 _ELLIPSIS = "……"
 # Characters XML 1.0 cannot carry at all; they must not reach a reply (expat already refuses them inbound).
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# ASCII digits only: str.isdigit() takes "²" and Arabic-Indic digits, and int() then fails or reads them.
+_CREATE_TIME = re.compile("[0-9]{1,10}")  # Unix seconds: ten digits reach the year 2286
+_MSG_ID = re.compile("[0-9]{1,20}")  # a 64-bit integer
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 class XmlRejected(ValueError):
@@ -50,11 +56,13 @@ def parse_fields(body: bytes) -> dict[str, Any]:
         doc = xmltodict.parse(body, expat=_NO_DOCTYPE_EXPAT, disable_entities=True)
     except expat.ExpatError as exc:
         raise XmlRejected(f"malformed ({expat.errors.messages.get(exc.code, 'syntax error')})") from exc
-    except (ValueError, LookupError) as exc:  # entities, DOCTYPE, unknown declared encoding
-        raise XmlRejected(str(exc)) from exc
+    except LookupError as exc:  # an unknown declared encoding; its name is the sender's, not repeated
+        raise XmlRejected("unknown encoding declared") from exc
+    except ValueError as exc:  # entities, DOCTYPE: fixed wording, shortened and kept on one line anyway
+        raise XmlRejected(_CONTROL.sub("?", str(exc)[:80])) from exc
     root = next(iter(doc))
     if root != "xml":
-        raise XmlRejected(f"root element is <{root}>, expected <xml>")
+        raise XmlRejected("the root element is not <xml>")  # the sender's name for it is not repeated
     fields = doc[root]
     if not isinstance(fields, dict):
         raise XmlRejected("<xml> has no child elements")
@@ -89,22 +97,30 @@ class InboundMessage:
 
     @property
     def dedupe_key(self) -> str:
-        """WeChat retries carry the same MsgId; events have none, so sender + CreateTime identify them."""
-        return self.msg_id or f"{self.from_user}:{self.create_time}"
+        """WeChat retries carry the same sender and MsgId (a MsgId alone could be another sender's, reused
+        to obtain their reply); events have none, so sender + CreateTime identify them."""
+        if self.msg_id:
+            return f"{self.from_user}\x1f{self.msg_id}"
+        return f"{self.from_user}:{self.create_time}"
 
 
 def parse_message(body: bytes) -> InboundMessage:
     """Parse one push body into an InboundMessage; XmlRejected if it is unsafe or incomplete."""
     fields = parse_fields(body)
-    create_time = text_field(fields, "CreateTime", required=True) or ""
-    if not create_time.strip().isdigit():
-        raise XmlRejected(f"<CreateTime> is not a number: {create_time[:20]!r}")
+    create_time = (text_field(fields, "CreateTime", required=True) or "").strip()
+    if not _CREATE_TIME.fullmatch(create_time):
+        raise XmlRejected(f"<CreateTime> is not Unix seconds: {loggable(create_time, 20)}")
+    msg_id = text_field(fields, "MsgId")
+    if msg_id is not None:
+        msg_id = msg_id.strip()
+        if not _MSG_ID.fullmatch(msg_id):
+            raise XmlRejected(f"<MsgId> is not a 64-bit number: {loggable(msg_id, 20)}")
     return InboundMessage(
         to_user=text_field(fields, "ToUserName", required=True) or "",
         from_user=text_field(fields, "FromUserName", required=True) or "",
         create_time=int(create_time),
         msg_type=(text_field(fields, "MsgType", required=True) or "").strip().lower(),
-        msg_id=text_field(fields, "MsgId"),
+        msg_id=msg_id,
         content=text_field(fields, "Content") or "",
         recognition=text_field(fields, "Recognition") or "",
         event=(text_field(fields, "Event") or "").strip().lower(),

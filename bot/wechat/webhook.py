@@ -1,13 +1,14 @@
 """The WeChat endpoint, transport only: verify → read (capped) → open → parse → Dialogue → seal → answer.
 
 GET /wechat echoes `echostr` for URL verification; POST /wechat takes pushes in plaintext, 兼容 and
-安全 mode. Every refusal is a short text/plain body with its HTTP status: 403 signature, 413 size,
-400 XML or decryption.
+安全 mode. Every refusal is a short text/plain body with its HTTP status: 403 signature (forged, stale,
+replayed with another body, or plaintext where encryption is required), 413 size, 400 XML or decryption.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from wechatpy.crypto import WeChatCrypto
 
 from bot.answers import replies
 from bot.conversation.dialogue import Dialogue
-from bot.errors import describe_error
+from bot.errors import describe_error, loggable
 from bot.settings import Settings
 from bot.wechat.crypto import DecryptionFailed, Envelope, SignatureRejected, SignedQuery, verify_query
 from bot.wechat.messages import (
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 PATH = "/wechat"
 TURN_THREADS = 40  # turns in progress at once per process (each waits on retrieval and the database)
+MAX_REASON_CHARS = 200
 
 
 class BodyTooLarge(ValueError):
@@ -75,8 +77,10 @@ Context = Annotated[WebhookContext, Depends(get_context)]
 
 
 def _refuse(exc: Exception, status: int) -> PlainTextResponse:
-    log.warning("refused a push with %d: %s", status, exc)  # reasons never quote user content
-    return PlainTextResponse(str(exc), status_code=status)
+    # Reasons quote user content only through `loggable` (repr, cut short); the cap is a second fence.
+    reason = str(exc)[:MAX_REASON_CHARS]
+    log.warning("refused a push with %d: %s", status, reason)
+    return PlainTextResponse(reason, status_code=status)
 
 
 def _verify(request: Request, settings: Settings) -> SignedQuery:
@@ -132,6 +136,17 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+async def _first_use(context: WebhookContext, query: SignedQuery, body: bytes) -> None:
+    """Refuse a signature that came before with another body: the signature does not cover a plaintext
+    body, so a captured query string would otherwise carry any body within the clock window. The same
+    body again is WeChat resending a push, answered from the turn's claim."""
+    digest = hashlib.sha256(body).hexdigest()[:32]
+    use = partial(context.dialogue.state.use_signature, query.signature, digest, until=query.replayable_until)
+    # The shared state may be the database: off the event loop, on the turns' threads.
+    if not await asyncio.get_running_loop().run_in_executor(context.turns, use):
+        raise SignatureRejected("signature already used with another body (a replay)")
+
+
 def open_message(
     body: bytes, query: SignedQuery, envelope: Envelope
 ) -> tuple[InboundMessage, WeChatCrypto | None]:
@@ -148,7 +163,10 @@ async def handle_push(request: Request, context: Context, *, channel: str) -> Re
     started = time.monotonic()
     try:
         query = _verify(request, context.settings)
+        if context.settings.refuses_plaintext and not query.encrypted:
+            raise SignatureRejected("plaintext push refused: this account expects encrypt_type=aes")
         body = await read_capped(request, context.settings.max_body_bytes)
+        await _first_use(context, query, body)
         msg, crypto = open_message(body, query, context.envelope)
     except Rejected as exc:
         return _refuse(exc, exc.status)
@@ -175,9 +193,10 @@ async def _reply_text(
             # On timeout the thread is abandoned, not awaited: it still stores its record once it can.
             return await asyncio.get_running_loop().run_in_executor(context.turns, respond)
     except TimeoutError:
-        log.error("no reply within the budget for msg=%s (database stalled?): fallback sent", msg.msg_id)
+        log.error("no reply within the budget for msg=%s (database stalled?): fallback sent",
+                  loggable(msg.msg_id))
     except Exception as exc:  # noqa: BLE001 - a bug must cost a fallback, not "暂时无法提供服务"
-        log.error("dialogue failed for msg=%s: %s", msg.msg_id, describe_error(exc))
+        log.error("dialogue failed for msg=%s: %s", loggable(msg.msg_id), describe_error(exc))
     try:
         return replies.fallback(dialogue.township)
     except Exception as exc:  # noqa: BLE001
