@@ -18,18 +18,24 @@ class _Group:
 class _EmergencyData:
     first_line: str
     groups: tuple[_Group, ...]
+    not_words: tuple[str, ...]  # harmless phrases that contain a word (催收打我电话)
 
 
 @cache
 def _data() -> _EmergencyData:
     raw = json.loads((resources.files("bot") / "data" / "emergency.json").read_text(encoding="utf-8"))
     groups = tuple(_Group(tuple(g["words"]), g.get("extra_line", "")) for g in raw["groups"])
-    return _EmergencyData(raw["first_line"], groups)
+    # Longest first: a phrase that holds a shorter one is taken out whole.
+    not_words = tuple(sorted(raw.get("not_words", ()), key=len, reverse=True))
+    return _EmergencyData(raw["first_line"], groups, not_words)
 
 
 def _matching_groups(question: str) -> list[_Group]:
+    data = _data()
     compact = "".join(question.split())
-    return [g for g in _data().groups if any(word in compact for word in g.words)]
+    for phrase in data.not_words:
+        compact = compact.replace(phrase, "\x00")  # a gap, so that no word forms across the phrase
+    return [g for g in data.groups if any(word in compact for word in g.words)]
 
 
 def is_emergency(question: str) -> bool:
