@@ -98,6 +98,7 @@ def test_stats_for_a_month_and_township(db_session: Session) -> None:
         "asked_for_person": 2,
         "fallback": 1,
         "reviewed": 1,
+        "satisfaction": {"asked": 0, "answered": 0, "satisfied": 0},
         "events": {"click": 3, "subscribe": 2, "unsubscribe": 1},
         "event_keys": {"TOPIC_DEBT": 2, "TOPIC_LAND": 1},
     }

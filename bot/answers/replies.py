@@ -171,6 +171,16 @@ def rate_limited(township: Township) -> str:
     )
 
 
+def verdict_thanks(satisfaction: int, township: Township) -> str:
+    """The reply to a 1 (满意) or 2 (不满意) after an answer; a 2 puts it before a volunteer."""
+    if satisfaction == 1:
+        return _fit("谢谢您的评价！还有别的问题，直接发文字问我就行。")
+    return _fit(
+        "谢谢您的评价。这条答复会优先请普法志愿者看一看，需要时会在微信里再回复您。",
+        f"想直接找人：回复“调解”，或拨打{township.hotline}法律服务热线；人民调解：{township.mediation_contact}。",
+    )
+
+
 def no_more(township: Township) -> str:
     """更多 with nothing left."""
     return _fit(

@@ -22,6 +22,7 @@ from bot.answers import replies
 from bot.conversation.consultation import Consultant, clean_message
 from bot.errors import describe_error, loggable
 from bot.records import store as records
+from bot.records.followups import record_satisfaction
 from bot.records.privacy import pseudonymize
 from bot.records.recorder import Recorder
 from bot.settings import Settings
@@ -36,12 +37,22 @@ RECORD_RESERVE_S = 0.3  # of the reply budget, kept for storing the record and s
 CLAIM_POLL_S = 0.05  # how often a retry looks for the reply of the worker answering the original
 COMMANDS = {"更多": "more", "人工": "person", "调解": "person", "帮助": "help", "help": "help"}
 COUNTED_EVENTS = ("subscribe", "unsubscribe", "click")
+VERDICT_DIGITS = {"1": 1, "2": 2}  # 回复1满意，2不满意 (bot/answers/composer.py)
+
+
+def _letters(text: str) -> str:
+    """The text's letters and digits, NFKC-folded (full-width １ is 1), spacing and punctuation dropped."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch)[0] in "LN")
 
 
 def command_of(text: str) -> str | None:
     """ "more", "person" or "help" when the text is just that command (spacing and punctuation ignored)."""
-    letters = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch)[0] in "LN")
-    return COMMANDS.get(letters.lower())
+    return COMMANDS.get(_letters(text).lower())
+
+
+def verdict_of(text: str) -> int | None:
+    """1 or 2 when the text is just that digit: maybe the villager's verdict on the last answer."""
+    return VERDICT_DIGITS.get(_letters(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +143,9 @@ class Dialogue:
             return "person", self._person(text, turn)
         if command == "help":
             return "help", replies.help_text(self.township)
+        verdict = verdict_of(text)
+        if verdict is not None and (thanks := self._verdict(verdict, turn)) is not None:
+            return "verdict", thanks
         question = clean_message(text)
         if not question:
             return "empty", replies.empty_question(self.township)
@@ -160,6 +174,13 @@ class Dialogue:
         except Exception as exc:  # noqa: BLE001 - the villager still gets a reply
             log.error("composing 更多 failed: %s", describe_error(exc))
             return replies.fallback(self.township)
+
+    def _verdict(self, satisfaction: int, turn: Turn) -> str | None:
+        """Thanks for a 1 or 2 that follows an answer asking for it, recorded on that consultation; None
+        when there is none (or the database fails): then the digit is an ordinary message."""
+        found = self._db(None, record_satisfaction, openid=turn.msg.from_user, secret_key=self._secret_key,
+                         satisfaction=satisfaction)  # fmt: skip
+        return replies.verdict_thanks(satisfaction, self.township) if found is not None else None
 
     def _person(self, text: str, turn: Turn) -> str:
         reply = replies.person_contacts(self.township)

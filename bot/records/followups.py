@@ -1,4 +1,5 @@
-"""A user's recent consultations: "更多", the per-user rate limit, and the openid's 48 h follow-up window.
+"""A user's recent consultations: "更多", the villager's 1/2 verdict, the per-user rate limit, and the openid's
+48 h follow-up window.
 
 WeChat lets an official account message a user only within 48 h of the user's last message; the encrypted
 openid is kept that long for a volunteer's follow-up reply, then `purge_expired_openids` erases it.
@@ -16,6 +17,8 @@ from bot.records.models import Consultation
 from bot.records.privacy import decrypt_openid, pseudonymize
 
 FOLLOWUP_WINDOW_H = 48
+VERDICT_WINDOW_MIN = 30  # a 1 or 2 this long after an answer is the villager's verdict on it
+SATISFACTION = {1: "满意", 2: "不满意"}
 
 
 def utc_now(now: datetime | None = None) -> datetime:
@@ -68,6 +71,32 @@ def take_more(
     )  # a new list: JSON columns track assignment only
     session.commit()
     return taken
+
+
+def record_satisfaction(
+    session: Session,
+    *,
+    openid: str,
+    secret_key: str,
+    satisfaction: int,
+    within_minutes: int = VERDICT_WINDOW_MIN,
+    now: datetime | None = None,
+) -> int | None:
+    """Store a 1 (满意) or 2 (不满意) on the user's last consultation, if it came within `within_minutes`
+    and its reply asked for the verdict; its id, or None (then the 1 or 2 is an ordinary message).
+
+    A later 1 or 2 on the same consultation replaces the earlier one: the villager changed their mind.
+    """
+    if satisfaction not in SATISFACTION:
+        raise ValueError(f"satisfaction must be one of {sorted(SATISFACTION)}; got {satisfaction!r}")
+    at = utc_now(now)
+    user_ref = pseudonymize(openid, secret_key=secret_key)
+    row = last_consultation_for_ref(session, user_ref, since=at - timedelta(minutes=within_minutes))
+    if row is None or not row.satisfaction_asked:
+        return None
+    row.satisfaction, row.satisfaction_at = satisfaction, at
+    session.commit()
+    return row.id
 
 
 def recent_message_count(session: Session, *, user_ref: str, since: datetime) -> int:

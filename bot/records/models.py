@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -117,6 +118,11 @@ class Consultation(Base):
     # The curated answer (bot/staff/curated.py) the reply reused. No foreign key: curated answers are retired,
     # never deleted, and one would make the two tables reference each other.
     curated_answer_id: Mapped[int | None] = mapped_column(Integer)
+    # The villager's verdict (bot/conversation/dialogue.py): asked when the reply ended with 回复1满意，2不满意;
+    # then 1 (满意) or 2 (不满意, first in the review queue) and when it came.
+    satisfaction_asked: Mapped[bool] = _flag()
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    satisfaction_at: Mapped[datetime | None]
 
     review_status: Mapped[str] = mapped_column(
         String(16), default="unreviewed", server_default=text("'unreviewed'")

@@ -249,6 +249,7 @@ def build_consultation(
         "latency_ms": item.latency_ms, "no_hit": answer.no_hit, "emergency": answer.emergency,
         "asked_for_person": item.asked_for_person, "fallback": item.fallback, "cited": list(answer.cited),
         "more": list(answer.more), "curated_answer_id": answer.curated_id,
+        "satisfaction_asked": answer.asks_verdict,
         **(_openid_values(item.openid, secret_key=secret_key, until=until) if item.openid else _NO_OPENID),
     }  # fmt: skip
     return ConsultationRow(values, _hit_values(item.hits))

@@ -14,6 +14,12 @@ from sqlalchemy.orm import Session
 from bot.records.models import Consultation, Event
 
 _FLAGS = ("no_hit", "emergency", "asked_for_person", "fallback")
+# The villager's verdicts (bot/records/followups.py): asked for, given, and given as 1 (满意).
+_SATISFACTION: dict[str, ColumnElement[bool]] = {
+    "asked": Consultation.satisfaction_asked.is_(True),
+    "answered": Consultation.satisfaction.is_not(None),
+    "satisfied": Consultation.satisfaction == 1,
+}
 
 
 def _period(created_at: Any, *, start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
@@ -41,7 +47,9 @@ def consultation_stats(
     """Consultations, distinct users, per-category and per-channel counts, flags, reviews and events.
 
     JSON-ready: {"consultations", "users", "by_category", "by_channel", "no_hit", "emergency",
-    "asked_for_person", "fallback", "reviewed", "events": {kind: n}, "event_keys": {key: n}}.
+    "asked_for_person", "fallback", "reviewed", "satisfaction": {"asked", "answered", "satisfied"},
+    "events": {kind: n}, "event_keys": {key: n}}. `satisfaction`: replies that asked 回复1满意，2不满意, those
+    the villager answered, and those answered 1.
     """
     where = _period(Consultation.created_at, start=start, end=end)
     if township is not None:
@@ -51,8 +59,10 @@ def consultation_stats(
         func.count(func.distinct(Consultation.user_ref)),
         func.count(Consultation.id).filter(Consultation.review_status != "unreviewed"),
         *(func.count(Consultation.id).filter(getattr(Consultation, flag).is_(True)) for flag in _FLAGS),
+        *(func.count(Consultation.id).filter(condition) for condition in _SATISFACTION.values()),
     ).where(*where)
-    consultations, users, reviewed, *flags = session.execute(totals).one()
+    consultations, users, reviewed, *counts = session.execute(totals).one()
+    flags, verdicts = counts[: len(_FLAGS)], counts[len(_FLAGS) :]
     return {
         "consultations": consultations,
         "users": users,
@@ -64,6 +74,7 @@ def consultation_stats(
         ),
         **dict(zip(_FLAGS, flags, strict=True)),
         "reviewed": reviewed,
+        "satisfaction": dict(zip(_SATISFACTION, verdicts, strict=True)),
         **_event_counts(session, start=start, end=end, township=township),
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, ForeignKey, String, Text, func, or_, select
+from sqlalchemy import ColumnElement, ForeignKey, String, Text, and_, case, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from bot.answers.topics import CATEGORIES
@@ -21,6 +21,7 @@ VERDICTS = {"correct": "正确", "partly": "部分正确", "wrong": "错误"}  #
 REVIEWED = "reviewed"
 LOW_CONFIDENCE = 0.5  # below this (or no hit, or a fallback reply) an answer is worth a volunteer's look
 MAX_TEXT_CHARS = 4000
+DISSATISFIED = 2  # the villager replied 2 (不满意) to the answer: first in the queue until reviewed
 
 
 class ReviewError(ValueError):
@@ -86,18 +87,24 @@ class QueueFilter:
 def review_queue(
     session: Session, flt: QueueFilter, *, limit: int = 20, offset: int = 0
 ) -> tuple[list[Consultation], int]:
-    """One page of consultations matching `flt`, newest first, with their hits loaded; and the total."""
+    """One page of consultations matching `flt`, with their hits loaded; and the total. Answers the villager
+    found unsatisfactory (2) and no volunteer has reviewed yet come first, then the rest; newest first in each."""
     where = flt.conditions()
     total = session.scalar(select(func.count(Consultation.id)).where(*where)) or 0
     stmt = (
         select(Consultation)
         .where(*where)
         .options(selectinload(Consultation.hits))
-        .order_by(Consultation.created_at.desc(), Consultation.id.desc())
+        .order_by(_dissatisfied_first(), Consultation.created_at.desc(), Consultation.id.desc())
         .limit(limit)
         .offset(offset)
     )
     return list(session.scalars(stmt)), total
+
+
+def _dissatisfied_first() -> ColumnElement[int]:
+    waiting = and_(Consultation.satisfaction == DISSATISFIED, Consultation.review_status != REVIEWED)
+    return case((waiting, 0), else_=1)
 
 
 def get_consultation(session: Session, consultation_id: int) -> Consultation | None:

@@ -19,6 +19,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import IllegalCharacterError
 
 from bot.answers.topics import CATEGORIES
+from bot.records.followups import SATISFACTION
 from bot.records.models import Consultation
 from bot.staff.reviews import VERDICTS
 from bot.staff.plain_text import strip_xml_illegal
@@ -33,7 +34,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 RECORD_HEADER = (
     "编号", "时间", "渠道", "用户代号", "问题（已遮蔽）", "类别", "置信度", "引用条文", "答复",
     "无匹配条文", "紧急情况", "求助人工", "复核状态", "复核结论", "更正答复", "复核人", "复核时间",
-    "复核备注",
+    "复核备注", "群众评价",
 )  # fmt: skip
 
 
@@ -73,6 +74,7 @@ def record_row(row: Consultation) -> list[Cell]:
         row.reviewer,
         _local(row.reviewed_at),
         row.review_note,
+        SATISFACTION.get(row.satisfaction or 0, ""),
     ]
 
 
@@ -153,4 +155,7 @@ def report_paragraph(summary: Summary, *, period: Period, township: str, bot_nam
     if named:
         parts = "、".join(f"{c}类{n:,}件" for c, n in named[:REPORT_CATEGORIES])
         text += f"，其中{parts}{'等' if len(named) > REPORT_CATEGORIES else ''}"
-    return text + f"；普法志愿者复核答复{summary.reviewed:,}件，转介人民调解{summary.asked_for_person:,}件。"
+    text += f"；普法志愿者复核答复{summary.reviewed:,}件，转介人民调解{summary.asked_for_person:,}件"
+    if summary.satisfaction_answered:  # county reviews ask for 满意率; said only once villagers have judged
+        text += f"；群众评价答复{summary.satisfaction_answered:,}件，满意率{summary.share_satisfied:.1%}"
+    return text + "。"

@@ -125,6 +125,10 @@ class Summary:
     no_hit: int
     reviewed: int
     judged_correct: int
+    # The villagers' own verdicts (回复1满意，2不满意): asked for, given, given as 满意.
+    satisfaction_asked: int = 0
+    satisfaction_answered: int = 0
+    satisfied: int = 0
 
     @property
     def share_reviewed(self) -> float:
@@ -134,6 +138,11 @@ class Summary:
     def share_correct(self) -> float:
         """Of the reviewed answers, the share a volunteer judged correct."""
         return self.judged_correct / self.reviewed if self.reviewed else 0.0
+
+    @property
+    def share_satisfied(self) -> float:
+        """满意率: of the verdicts villagers gave, the share that said 1 (满意)."""
+        return self.satisfied / self.satisfaction_answered if self.satisfaction_answered else 0.0
 
 
 def _in(period: Period) -> list[Any]:
@@ -157,6 +166,9 @@ def summary(session: Session, period: Period) -> Summary:
         no_hit=totals["no_hit"],
         reviewed=totals["reviewed"],
         judged_correct=correct,
+        satisfaction_asked=totals["satisfaction"]["asked"],
+        satisfaction_answered=totals["satisfaction"]["answered"],
+        satisfied=totals["satisfaction"]["satisfied"],
     )
 
 
