@@ -173,8 +173,14 @@ def test_the_report_names_the_satisfaction_rate_once_villagers_have_judged() -> 
     assert text == plain.removesuffix("。") + "；群众评价答复200件，满意率92.5%。"
 
 
-def test_the_statistics_page_shows_the_satisfaction_rate(
-    db_session: Session, db_url: str, tmp_path: Path, mini_corpus: Corpus, make_consultation: MakeConsultation
+def test_the_statistics_page_and_pufa_report_show_the_satisfaction_rate(
+    db_session: Session,
+    db_url: str,
+    tmp_path: Path,
+    mini_corpus: Corpus,
+    make_consultation: MakeConsultation,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     now = datetime.now(UTC)
     for index, satisfaction in enumerate((1, 1, 1, 2, None)):
@@ -203,3 +209,7 @@ def test_the_statistics_page_shows_the_satisfaction_rate(
         engine_of(app.state.session_factory).dispose()
     assert re.search(r'id="n-satisfied">75%</b><span>满意率（4人次评价）', page), page[:3000]
     assert "群众评价答复4件，满意率75.0%" in page
+    monkeypatch.setenv("PUFA_DATABASE_URL", db_url)
+    capsys.readouterr()
+    assert main(["report", "--year", str(datetime.now(st.REPORT_TZ).year)]) == 0
+    assert capsys.readouterr().out.strip().endswith("；群众评价答复4件，满意率75.0%。")
