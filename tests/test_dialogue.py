@@ -126,3 +126,26 @@ def test_rate_limit_per_user(wechat: FakeWeChat, live_township: Township) -> Non
     help_text, limited = replies.help_text(live_township), replies.rate_limited(live_township)
     assert answers == [help_text] * LIVE_RATE_LIMIT + [limited]
     assert wechat.ask(other, "帮助").content == replies.help_text(live_township)  # others are not affected
+
+
+@pytest.mark.parametrize("message", ["你好", "您好！", "在吗？", "谢谢", "谢谢你", "好的", "哦"])
+def test_greetings_and_thanks_get_a_welcome_not_a_refusal(
+    message: str, wechat: FakeWeChat, live_township: Township, live_sessions: sessionmaker[Session]
+) -> None:
+    openid = new_openid()
+    reply = wechat.ask(openid, message).content
+    assert reply == replies.small_talk(message, live_township)
+    assert "没有找到" not in reply and all(q in reply for q in replies.HELP_EXAMPLES)
+    assert consultations(live_sessions, openid=openid) == []  # not a consultation: 普法 counts stay true
+
+
+def test_a_greeting_before_a_question_is_answered_as_the_question(
+    wechat: FakeWeChat,
+    live_township: Township,
+    live_retriever: Retriever,
+    live_sessions: sessionmaker[Session],
+) -> None:
+    openid, question = new_openid(), "你好，" + QUESTION
+    assert wechat.ask(openid, question).content == expected_answer(live_retriever, question, live_township)
+    (row,) = consultations(live_sessions, openid=openid)
+    assert row.question == question

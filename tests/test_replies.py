@@ -127,3 +127,24 @@ def test_wechat_menu_file_matches_the_bot_and_wechat_limits() -> None:
     assert sorted(keys) == sorted(replies.MENU_KEYS)
     titles = {replies.menu_topics()[k].title for k in replies.MENU_KEYS}
     assert titles == {item["name"] for b in top for item in b.get("sub_button", [b])}
+
+
+@pytest.mark.parametrize(
+    ("message", "opening"),
+    [("你好", "您好！"), ("您好！", "您好！"), ("在吗？", "您好！"), ("你好啊~", "您好！"), ("HELLO", "您好！"),
+     ("谢谢", "不客气！"), ("谢谢你", "不客气！"), ("谢谢啦！！", "不客气！"), ("好的", "不客气！"), ("哦", "不客气！"),
+     ("嗯嗯👍", "不客气！"), ("ＯＫ", "不客气！")],
+)  # fmt: skip
+def test_greetings_and_thanks_get_a_welcome_with_three_examples(message: str, opening: str) -> None:
+    text = replies.small_talk(message, TOWNSHIP)
+    assert text is not None and text.startswith(opening)
+    assert all(f"{i}.{q}" in text for i, q in enumerate(replies.HELP_EXAMPLES, 1))
+    assert "没有找到" not in text and TOWNSHIP.hotline in text
+    assert_sendable(text)
+
+
+@pytest.mark.parametrize(
+    "message", ["你好，邻居借钱不还怎么办", "谢谢，那彩礼能要回来吗", "好的邻居", "在吗 俺想问离婚的事", "打官司", ""]
+)
+def test_a_message_that_says_more_than_hello_is_a_question(message: str) -> None:
+    assert replies.small_talk(message, TOWNSHIP) is None

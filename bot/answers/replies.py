@@ -7,6 +7,7 @@ Township argument, menu guides from bot/data/menu.json and the topic guides.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -31,6 +32,16 @@ HELP_EXAMPLES = (
     "儿子不给老人赡养费怎么办",
     "邻居盖房占了我家宅基地怎么办",
 )
+# Whole messages that only greet or thank: a welcome, not "没有找到与您的问题直接相关的法律条文".
+_GREETINGS = frozenset({
+    "你好", "您好", "你们好", "大家好", "在吗", "在不在", "有人吗", "有人在吗", "哈喽", "hello", "hi",
+    "早", "早上好", "上午好", "中午好", "下午好", "晚上好", "老师好", "同志你好", "小助手你好", "你好小助手",
+})  # fmt: skip
+_THANKS = frozenset({
+    "谢谢", "谢谢你", "谢谢您", "谢谢了", "多谢", "感谢", "非常感谢", "太感谢了", "好的", "好", "好的谢谢",
+    "谢谢好的", "哦", "噢", "嗯", "嗯嗯", "知道了", "明白了", "懂了", "收到", "行", "ok", "okay",
+})  # fmt: skip
+_PARTICLES = "啊呀哈啦吧呢嘛哦噢喔"
 _ASK_IN_WORDS = "请用文字说说您遇到的事，例如：“邻居借钱不还怎么办”。也可以点下方菜单，或回复“调解”找人帮忙。"
 _NON_TEXT_OPENINGS = {
     "image": "收到您的图片，但我暂时看不懂图片。",
@@ -89,6 +100,35 @@ def help_text(township: Township) -> str:
         *examples,
         "回复“更多”看更多相关条文，回复“调解”找人帮忙，也可以点下方菜单。",
     )
+
+
+def small_talk(text: str, township: Township) -> str | None:
+    """A short welcome with three example questions when the whole message only greets or thanks
+    (你好, 在吗, 谢谢, 好的, 哦…); None for anything else, which is a question."""
+    kind = _small_talk_kind(text)
+    if kind is None:
+        return None
+    examples = [f"{i}.{q}" for i, q in enumerate(HELP_EXAMPLES, 1)]
+    opening = (
+        "不客气！还有别的事，直接发一句话问我，例如："
+        if kind == "thanks"
+        else f"您好！我是{township.name}{township.bot_name}，能告诉您法律怎么规定、下一步找谁。"
+        "直接发一句话说说您遇到的事，例如："
+    )
+    return _fit(opening, *examples, _get_help(township))
+
+
+def _small_talk_kind(text: str) -> str | None:
+    """"greeting" or "thanks" for a message that is only that (spacing, punctuation, emoji and a trailing
+    啊 / 呀 / 哈… ignored), else None."""
+    letters = "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch)[0] in "LN")
+    letters = letters.lower()
+    for candidate in (letters, letters.rstrip(_PARTICLES)):
+        if candidate in _GREETINGS:
+            return "greeting"
+        if candidate in _THANKS:
+            return "thanks"
+    return None
 
 
 def person_contacts(township: Township) -> str:

@@ -143,6 +143,9 @@ class Dialogue:
             return "person", self._person(text, turn)
         if command == "help":
             return "help", replies.help_text(self.township)
+        welcome = replies.small_talk(text, self.township)  # 你好 / 谢谢: no consultation, no "没有找到"
+        if welcome is not None:
+            return "small-talk", welcome
         verdict = verdict_of(text)
         if verdict is not None and (thanks := self._verdict(verdict, turn)) is not None:
             return "verdict", thanks
