@@ -9,9 +9,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bot.staff.auth import (
+    ADDRESS_WINDOW,
+    FAILURE_RETENTION,
     LOCKOUT,
+    MAX_ADDRESS_FAILURES,
     MAX_FAILURES,
     SESSION_LIFETIME,
+    AddressAttempts,
     ConsoleSession,
     LoginAttempts,
     LoginFailed,
@@ -21,6 +25,7 @@ from bot.staff.auth import (
     end_user_sessions,
     load_session,
     locked_until,
+    purge_login_failures,
     start_session,
 )
 from bot.staff.users import (
@@ -109,6 +114,45 @@ def test_wrong_password_unknown_name_and_disabled_account_all_fail_alike(
     # Failures are counted per name, also for names that do not exist.
     counts = dict(db_session.execute(select(LoginAttempts.username, LoginAttempts.failures)).all())
     assert counts == {"wang": 2, "nobody": 1}
+
+
+def test_one_address_trying_many_names_is_locked_even_against_the_right_password(
+    db_session: Session, user: ConsoleUser
+) -> None:
+    attacker, office = "203.0.113.7", "10.0.0.8"
+    for n in range(MAX_ADDRESS_FAILURES - 1):  # a few guesses at each of many names: no name is locked
+        with pytest.raises(LoginFailed):
+            authenticate(db_session, f"user{n // 4}", "guess", address=attacker, now=T0)
+    with pytest.raises(LoginLocked) as locked:
+        authenticate(db_session, "user99", "guess", address=attacker, now=T0)
+    assert (locked.value.by_address, locked.value.until) == (True, T0 + LOCKOUT)
+    with pytest.raises(LoginLocked):
+        authenticate(db_session, "wang", PASSWORD, address=attacker, now=T0 + LOCKOUT / 2)
+    assert authenticate(db_session, "wang", PASSWORD, address=office, now=T0) is user
+    assert authenticate(db_session, "wang", PASSWORD, address=attacker, now=T0 + LOCKOUT) is user
+
+
+def test_failures_far_apart_do_not_add_up_for_an_address(db_session: Session, user: ConsoleUser) -> None:
+    for n in range(MAX_ADDRESS_FAILURES + 5):
+        with pytest.raises(LoginFailed):
+            authenticate(db_session, f"user{n}", "guess", address="10.0.0.9", now=T0 + n * ADDRESS_WINDOW * 1.1)
+    assert db_session.get_one(AddressAttempts, "10.0.0.9").failures == 1
+
+
+def test_failed_login_rows_are_purged_a_day_after_the_last_failure_unless_locked(
+    db_session: Session, user: ConsoleUser
+) -> None:
+    _fail(db_session, "old typo", 1, T0)
+    _fail(db_session, "locked", MAX_FAILURES - 1, T0 + FAILURE_RETENTION)
+    with pytest.raises(LoginLocked):
+        authenticate(db_session, "locked", "x", address="10.0.0.1", now=T0 + FAILURE_RETENTION)
+    with pytest.raises(LoginFailed):
+        authenticate(db_session, "fresh", "x", address="10.0.0.2", now=T0 + 2 * FAILURE_RETENTION)
+    later = T0 + 2 * FAILURE_RETENTION + timedelta(minutes=1)
+    assert purge_login_failures(db_session, now=later) == 3  # "old typo", "locked" (lock over), 10.0.0.1
+    names = set(db_session.scalars(select(LoginAttempts.username)))
+    assert (names, set(db_session.scalars(select(AddressAttempts.address)))) == ({"fresh"}, {"10.0.0.2"})
+    assert purge_login_failures(db_session, now=later) == 0
 
 
 def test_repeated_failures_lock_the_name_even_against_the_right_password(

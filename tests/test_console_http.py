@@ -21,7 +21,7 @@ from bot.conversation.curated_match import CuratedMatcher
 from bot.records.database import make_engine, make_session_factory
 from bot.records.models import Consultation
 from bot.records.store import record_consultation
-from bot.staff.auth import MAX_FAILURES, LoginAttempts
+from bot.staff.auth import MAX_ADDRESS_FAILURES, MAX_FAILURES, LoginAttempts
 from bot.staff.curated import CuratedAnswer, create_curated
 from bot.staff.reviews import Review
 from bot.staff.users import VOLUNTEER, ConsoleUser, create_user, find_user
@@ -453,3 +453,21 @@ def test_look_alike_names_and_guessable_passwords_are_refused(
     response = client.post("/console/users", data=form)
     assert response.status_code == 400 and message in response.text
     assert console_db.scalar(select(func.count(ConsoleUser.id))) == users
+
+
+def test_one_address_guessing_at_many_names_is_locked_out_by_its_forwarded_address(
+    console_server: LiveServer,
+) -> None:
+    """Behind the proxy the address is the one in X-Forwarded-For (uvicorn trusts it from 127.0.0.1)."""
+
+    def client_at(address: str) -> httpx.Client:
+        return httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=10,
+                            headers={"X-Forwarded-For": address})  # fmt: skip
+
+    with client_at("203.0.113.7") as attacker, client_at("203.0.113.8") as colleague:
+        statuses = [log_in(attacker, f"guess{n // 4}", "wrong-password").status_code
+                    for n in range(MAX_ADDRESS_FAILURES)]  # fmt: skip
+        assert statuses == [401] * (MAX_ADDRESS_FAILURES - 1) + [429]
+        refused = log_in(attacker, STAFF_NAME)  # even the right password, while the address is locked
+        assert refused.status_code == 429 and "从您所在网络的登录已暂时锁定" in refused.text
+        assert log_in(colleague, STAFF_NAME).status_code == 303

@@ -14,6 +14,7 @@ from bot.ops.retention import ERASED_QUESTION, Purged, purge
 from bot.records.models import Consultation
 from bot.records.store import record_consultation
 from bot.shared_state.database import DatabaseState, TurnClaim
+from bot.staff.auth import LoginAttempts, LoginFailed, authenticate
 from bot.staff.counts import consultation_stats
 from tests.fixtures.web import TEST_SECRET_KEY, MakeConsultation
 
@@ -75,6 +76,18 @@ def test_pufa_purge_applies_the_configured_retention(
     monkeypatch.setenv("PUFA_DATABASE_URL", db_url)
     monkeypatch.setenv("PUFA_QUESTION_RETENTION_DAYS", "3")
     assert main(["purge"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"openids": 1, "questions": 1, "shared_state": 1}
+    assert json.loads(capsys.readouterr().out) == {"openids": 1, "questions": 1, "shared_state": 1,
+                                                   "login_failures": 0}  # fmt: skip
     rows = _rows(db_session_factory)
     assert rows["old"].question == ERASED_QUESTION and rows["new"].question != ERASED_QUESTION
+
+
+def test_purge_erases_failed_login_rows_a_day_old(db_session_factory: sessionmaker[Session]) -> None:
+    """A name typed at the log-in page may be someone's password: it is not kept for long."""
+    with db_session_factory() as session:
+        for name, age in (("my-secret-passw0rd", timedelta(days=2)), ("wang", timedelta(hours=1))):
+            with pytest.raises(LoginFailed):
+                authenticate(session, name, "wrong", address="10.0.0.5", now=NOW - age)
+        purged = purge(session, question_retention_days=0, now=NOW)
+        assert purged.login_failures == 1  # the name row of two days ago; the address failed an hour ago
+        assert list(session.scalars(select(LoginAttempts.username))) == ["wang"]

@@ -24,6 +24,12 @@ router = APIRouter()
 LOGIN_FORM_LIFETIME_S = 2 * 3600
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address as uvicorn reports it: behind the proxy, the one the proxy put in
+    X-Forwarded-For (uvicorn trusts that header from FORWARDED_ALLOW_IPS, by default 127.0.0.1)."""
+    return request.client.host if request.client else None
+
+
 def _login_page(
     request: Request, console: Console, *, next_path: str, error: str = "", status: int = 200
 ) -> Response:
@@ -57,10 +63,11 @@ async def login(request: Request, console: Console, db: DbSession) -> Response:
     username, password = text_field(form, "username"), text_field(form, "password")
     try:
         # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-        user = await run_in_threadpool(authenticate, db, username, password)
+        user = await run_in_threadpool(authenticate, db, username, password, address=client_address(request))
     except LoginLocked as locked:
         minutes = int(LOCKOUT.total_seconds() // 60)
-        error = f"登录失败次数过多，该账号已暂时锁定{minutes}分钟，请在 {local_time(locked.until)} 之后再试。"
+        what = "从您所在网络的登录" if locked.by_address else "该账号"
+        error = f"登录失败次数过多，{what}已暂时锁定{minutes}分钟，请在 {local_time(locked.until)} 之后再试。"
         return _login_page(request, console, next_path=next_path, error=error, status=429)
     except LoginFailed:
         return _login_page(request, console, next_path=next_path, error="用户名或密码不正确。", status=401)

@@ -2,7 +2,9 @@
 
 - encrypted openids, once their 48 h follow-up window has passed (records.purge_expired_openids);
 - question text older than PUFA_QUESTION_RETENTION_DAYS, when that is set (statistics keep the rest);
-- the workers' shared turn claims and rate-limit windows (bot/shared_state/database.py), after an hour.
+- the workers' shared turn claims and rate-limit windows (bot/shared_state/database.py), after an hour;
+- the console's failed-login counts, a day after the last failure unless still locked (bot/staff/auth.py):
+  the name typed may be someone's password.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.records.followups import purge_expired_openids, utc_now
 from bot.records.models import Consultation
 from bot.shared_state.database import purge_shared_state
+from bot.staff.auth import purge_login_failures
 
 ERASED_QUESTION = ""  # the column stays NOT NULL; an empty question reads as "erased" in the console
 
@@ -27,6 +30,7 @@ class Purged:
     openids: int
     questions: int
     shared_state: int
+    login_failures: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -54,4 +58,5 @@ def purge(session: Session, *, question_retention_days: int, now: datetime | Non
         openids=purge_expired_openids(session, at),
         questions=questions,
         shared_state=purge_shared_state(session, now=at.timestamp() if now else time.time()),
+        login_failures=purge_login_failures(session, now=at),
     )

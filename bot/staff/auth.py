@@ -1,5 +1,9 @@
 """Console log-in: password checks with a lock-out after repeated failures, and server-side sessions.
 
+Failures are counted per login name (5 lock the name) and per client address (20 within a quarter of an
+hour lock the address), so one address cannot try a few passwords on each of many names. The rows are
+erased a day after their last failure by the retention job (they may hold a password typed as a name).
+
 The browser holds only a random session token; the database keeps its SHA-256, the user and the
 session's CSRF token, so logging out, disabling a user or changing a password takes effect at once.
 """
@@ -9,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, String, delete
+from sqlalchemy import CursorResult, ForeignKey, String, delete, or_
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot.records.models import Base
@@ -18,6 +23,9 @@ from bot.staff.users import ConsoleUser, find_user, normalise_username, password
 
 MAX_FAILURES = 5  # failed log-ins in a row before the name is locked
 LOCKOUT = timedelta(minutes=15)
+MAX_ADDRESS_FAILURES = 20  # failed log-ins from one address, each within ADDRESS_WINDOW of the last
+ADDRESS_WINDOW = timedelta(minutes=15)
+FAILURE_RETENTION = timedelta(days=1)  # then a failure row is purged (it may hold a mistyped password)
 SESSION_LIFETIME = timedelta(hours=12)  # one working day on a phone; then log in again
 
 
@@ -26,10 +34,10 @@ class LoginFailed(Exception):
 
 
 class LoginLocked(Exception):
-    """Too many failures: the name is locked until `until`."""
+    """Too many failures: the name (or, with `by_address`, the client's address) is locked until `until`."""
 
-    def __init__(self, until: datetime) -> None:
-        self.until = until
+    def __init__(self, until: datetime, *, by_address: bool = False) -> None:
+        self.until, self.by_address = until, by_address
         super().__init__(f"login locked until {until.isoformat()}")
 
 
@@ -39,6 +47,17 @@ class LoginAttempts(Base):
     __tablename__ = "console_login_attempts"
 
     username: Mapped[str] = mapped_column(String(256), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+class AddressAttempts(Base):
+    """Failures per client address (as uvicorn reports it: behind the proxy, from X-Forwarded-For)."""
+
+    __tablename__ = "console_login_addresses"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(default=0)
     last_failure_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
@@ -72,6 +91,25 @@ def locked_until(session: Session, username: str, *, now: datetime | None = None
     return row.locked_until
 
 
+def _address_locked_until(session: Session, address: str, at: datetime) -> datetime | None:
+    row = session.get(AddressAttempts, address)
+    if row is None or row.locked_until is None or row.locked_until <= at:
+        return None
+    return row.locked_until
+
+
+def _record_address_failure(session: Session, address: str, at: datetime) -> None:
+    row = session.get(AddressAttempts, address) or AddressAttempts(address=address, failures=0, last_failure_at=at)
+    if row.last_failure_at < at - ADDRESS_WINDOW or (row.locked_until is not None and row.locked_until <= at):
+        row.failures, row.locked_until = 0, None  # a quiet quarter of an hour, or a lock served: count afresh
+    row.failures += 1
+    row.last_failure_at = at
+    if row.failures >= MAX_ADDRESS_FAILURES:
+        row.locked_until = at + LOCKOUT
+    session.add(row)
+    session.commit()
+
+
 def _record_failure(session: Session, name: str, at: datetime) -> None:
     row = session.get(LoginAttempts, name) or LoginAttempts(username=name, failures=0, last_failure_at=at)
     if row.locked_until is not None and row.locked_until <= at:
@@ -85,25 +123,49 @@ def _record_failure(session: Session, name: str, at: datetime) -> None:
 
 
 def authenticate(
-    session: Session, username: str, password: str, *, now: datetime | None = None
+    session: Session, username: str, password: str, *, address: str | None = None, now: datetime | None = None
 ) -> ConsoleUser:
     """The active user with this name and password; LoginLocked or LoginFailed otherwise.
 
-    While a name is locked even the right password is refused, so guessing cannot go on in the background.
+    While a name (or the client's `address`) is locked even the right password is refused, so guessing
+    cannot go on in the background.
     """
     at = _now(now)
     name = normalise_username(username)[:256]
+    address = address[:64] if address else None
+    until = _address_locked_until(session, address, at) if address else None
+    if until is not None:
+        raise LoginLocked(until, by_address=True)
     until = locked_until(session, name, now=at)
     if until is not None:
         raise LoginLocked(until)
-    user = find_user(session, name)
+    user = find_user(session, username)
     if not password_matches(user, password) or user is None or not user.active:
         _record_failure(session, name, at)
+        if address:
+            _record_address_failure(session, address, at)
+            until = _address_locked_until(session, address, at)
+            if until is not None:
+                raise LoginLocked(until, by_address=True)
         until = locked_until(session, name, now=at)
         raise LoginLocked(until) if until else LoginFailed()
     session.execute(delete(LoginAttempts).where(LoginAttempts.username == name))
     session.commit()
     return user
+
+
+def purge_login_failures(session: Session, *, now: datetime | None = None) -> int:
+    """Delete failure rows (per name and per address) idle for FAILURE_RETENTION and not locked; how many."""
+    at = _now(now)
+    deleted = 0
+    for table in (LoginAttempts, AddressAttempts):
+        stmt = delete(table).where(
+            table.last_failure_at < at - FAILURE_RETENTION,
+            or_(table.locked_until.is_(None), table.locked_until <= at),
+        )
+        deleted += cast("CursorResult[Any]", session.execute(stmt)).rowcount
+    session.commit()
+    return deleted
 
 
 def start_session(session: Session, user: ConsoleUser, *, now: datetime | None = None) -> str:
