@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
+from concurrent.futures import Future
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,6 +25,8 @@ from bot.answers.composer import compose_answer, compose_card
 from bot.answers.guides import Tip
 from bot.answers.topics import CATEGORIES
 from bot.conversation.card_match import MATCH_THRESHOLD, CardMatcher
+from bot.conversation.consultation import Consultant
+from bot.search.retrieval import Retrieval
 from indexing.retrieval import Hit
 from knowledge.articles import Article
 from knowledge.corpus import Corpus
@@ -157,6 +162,34 @@ def test_cards_citing_articles_outside_the_corpus_are_left_out(mini_corpus: Corp
     matcher = CardMatcher(_bag_of_characters, corpus=mini_corpus)
     assert len(matcher.cards) < len(cards())
     assert check_cards(matcher.cards, mini_corpus) == []
+
+
+class _Found:
+    """A retrieval pool answering every question at once with the same hits and the question's vector."""
+
+    def __init__(self, hits: list[Hit]) -> None:
+        self.hits = hits
+
+    def submit(self, question: str) -> Future[Retrieval]:
+        done: Future[Retrieval] = Future()
+        done.set_result(Retrieval(tuple(self.hits), _bag_of_characters(question), 1.0))
+        return done
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_consultant_leads_with_the_matching_card_else_composes(full_corpus: Corpus) -> None:
+    shipped = [c for c in cards() if c.id in ("shanyang-zaihun", "sunhai-gouyao")]
+    matcher = CardMatcher(_bag_of_characters, corpus=full_corpus, shipped=shipped)
+    retriever = SimpleNamespace(corpus=full_corpus)
+    question = shipped[0].examples[0]
+    agreeing = Consultant(retriever, TOWNSHIP, workers=1, pool=_Found([_hit(full_corpus, 1069)]), cards=matcher)  # type: ignore[arg-type]
+    answer = agreeing.ask(question, deadline=time.monotonic() + 30).answer
+    assert answer.card_id == "shanyang-zaihun" and answer.text.startswith("【父母再婚后子女不管老人】不能。")
+    other = Consultant(retriever, TOWNSHIP, workers=1, pool=_Found([_hit(full_corpus, 1245)]), cards=matcher)  # type: ignore[arg-type]
+    composed = other.ask(question, deadline=time.monotonic() + 30).answer
+    assert composed.card_id is None and not composed.no_hit and "不能。" not in composed.text
 
 
 def _hit(corpus: Corpus, number: int, score: float = 0.5) -> Hit:
