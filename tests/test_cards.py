@@ -6,11 +6,13 @@ import json
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from bot import cli
 from bot.answers.cards import (
     Card,
     CardsDataError,
@@ -210,3 +212,20 @@ def _bag_of_characters(text: str) -> np.ndarray:
     for ch in text:
         vector[ord(ch) % 4096] += 1.0
     return vector / max(float(np.linalg.norm(vector)), 1e-9)
+
+
+def test_pufa_build_stops_on_a_malformed_card_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI names the file and line and exits with 2 before embedding anything."""
+    (tmp_path / "broken.json").write_text(card_file(GOOD, dict(GOOD, id="t-2", answer="不能。")), encoding="utf-8")
+    monkeypatch.setattr("bot.answers.cards.card_files", lambda: [tmp_path / "broken.json"])
+    monkeypatch.setenv("PUFA_DATA_DIR", str(tmp_path / "data"))
+    cards.cache_clear()
+    try:
+        assert cli.main(["build"]) == 2
+    finally:
+        cards.cache_clear()
+    error = capsys.readouterr().err
+    assert "pufa build: error: bot/data/cards/broken.json:" in error and "card t-2" in error
+    assert not (tmp_path / "data" / "index").exists()
