@@ -135,9 +135,7 @@ def compose_answer(
     )
 
 
-def compose_card(
-    question: str, card: Card, hits: Sequence[Hit], *, corpus: Corpus, township: Township
-) -> Answer:
+def compose_card(question: str, card: Card, hits: Sequence[Hit], *, corpus: Corpus, township: Township) -> Answer:
     """The reply led by a matched situation card: 【situation】 its plain answer, its articles quoted, its tips.
 
     The retrieved articles the card does not quote are held back for "更多"."""
