@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from bot.answers.composer import compose_answer
 from bot.answers.contacts import ContactsError, default_contacts, parse_overrides
 from bot.answers.text import MAX_REPLY_BYTES, utf8_len
 from bot.answers.topics import CATEGORIES
+from bot.answers.township import Township
 from bot.app import township_from_settings
 from bot.settings import Settings
 from indexing.retrieval import Hit
@@ -36,15 +38,15 @@ def _hits(corpus: Corpus, numbers: tuple[int, ...]) -> list[Hit]:
     ]
 
 
-def _reply(question: str, corpus: Corpus, numbers: tuple[int, ...], township: object = TOWNSHIP) -> str:
-    answer = compose_answer(question, _hits(corpus, numbers), corpus=corpus, township=township)  # type: ignore[arg-type]
+def _reply(question: str, corpus: Corpus, numbers: tuple[int, ...], township: Township = TOWNSHIP) -> str:
+    answer = compose_answer(question, _hits(corpus, numbers), corpus=corpus, township=township)
     assert not answer.no_hit, answer.text
     assert_sendable(answer.text)
     return answer.text
 
 
-def _settings(**values: object) -> Settings:
-    return Settings(_env_file=None, township="青山镇", **values)  # type: ignore[call-arg]
+def _settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, township="青山镇", **values)
 
 
 def test_a_wage_question_names_labour_inspection_12333_and_arbitration(mini_corpus: Corpus) -> None:

@@ -9,6 +9,7 @@ import json
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -128,17 +129,17 @@ def test_a_verdict_counts_only_within_the_window(db_session: Session, make_consu
     asked = make_consultation(msg_id="24400002", answer=replace(item.answer, asks_verdict=True))
     first = record_consultation(db_session, asked, secret_key=TEST_SECRET_KEY, township="甲乡", now=T0)
     late = T0 + timedelta(minutes=VERDICT_WINDOW_MIN, seconds=1)
-    verdict = {"openid": TEST_OPENID, "secret_key": TEST_SECRET_KEY}
-    assert record_satisfaction(db_session, **verdict, satisfaction=2, now=late) is None
+    verdict = partial(record_satisfaction, db_session, openid=TEST_OPENID, secret_key=TEST_SECRET_KEY)
+    assert verdict(satisfaction=2, now=late) is None
     in_time = T0 + timedelta(minutes=VERDICT_WINDOW_MIN - 1)
-    assert record_satisfaction(db_session, **verdict, satisfaction=2, now=in_time) == first
+    assert verdict(satisfaction=2, now=in_time) == first
     row = db_session.get(Consultation, first)
     assert row is not None and (row.satisfaction, row.satisfaction_at) == (2, in_time)
     # A newer consultation whose reply asked nothing (a fallback) hides the older one: no verdict.
     record_consultation(db_session, item, secret_key=TEST_SECRET_KEY, township="甲乡", now=in_time)
-    assert record_satisfaction(db_session, **verdict, satisfaction=1, now=in_time) is None
+    assert verdict(satisfaction=1, now=in_time) is None
     with pytest.raises(ValueError, match="satisfaction"):
-        record_satisfaction(db_session, **verdict, satisfaction=3, now=in_time)
+        verdict(satisfaction=3, now=in_time)
 
 
 # --- Which replies ask ------------------------------------------------------------------------------------
