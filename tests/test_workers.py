@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers import replies
+from bot.answers.composer import VERDICT_ASK
 from bot.app import create_app, township_from_settings
 from bot.ops.loadgen import drive
 from bot.records.database import make_engine, make_session_factory
@@ -102,6 +103,24 @@ def test_the_rate_limit_counts_messages_on_every_worker(worker_pair: tuple[LiveS
     answers = [fakes[n % 2].ask(openid, f"{QUESTION} {n}").content for n in range(LIVE_RATE_LIMIT + 1)]
     assert replies.rate_limited(township) not in answers[:-1]
     assert answers[-1] == replies.rate_limited(township)
+
+
+def test_a_verdict_on_the_other_worker_is_recorded_once_and_its_retry_thanked_alike(
+    worker_pair: tuple[LiveServer, LiveServer], live_sessions: sessionmaker[Session]
+) -> None:
+    """The answer from one worker, the 2 to the other, WeChat's retry of the 2 back to the first."""
+    openid, msg_id = new_openid(), new_msg_id()
+    first, second = (FakeWeChat(s.url) for s in worker_pair)
+    township = township_from_settings(worker_pair[0].settings)
+    try:
+        assert VERDICT_ASK in first.ask(openid, QUESTION).content
+        assert second.ask(openid, "2", msg_id=msg_id).content == replies.verdict_thanks(2, township)
+        assert first.ask(openid, "2", msg_id=msg_id).content == replies.verdict_thanks(2, township)
+    finally:
+        first.client.close()
+        second.client.close()
+    (row,) = consultations(live_sessions, openid=openid)
+    assert (row.question, row.satisfaction) == (QUESTION, 2)
 
 
 # --- pufa serve --workers 2 on PostgreSQL -----------------------------------------------------------------
