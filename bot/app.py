@@ -68,8 +68,9 @@ async def _wait_for_child(started: Future[None]) -> None:
         await asyncio.wrap_future(started)
 
 
-def _load_curated(matcher: CuratedMatcher) -> None:
-    """Embed the curated questions before a villager waits for them; a database error only postpones it."""
+def _load_curated(matcher: CuratedMatcher | CardMatcher) -> None:
+    """Embed the curated questions (or the approved card edits) before a villager waits for them; a
+    database error only postpones it."""
     try:
         matcher.refresh()
     except SQLAlchemyError as exc:  # the background refresh tries again
@@ -123,7 +124,10 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
             child.fallback = threads
             await _wait_for_child(child_started)
         township = township_from_settings(settings)
-        cards = await run_in_threadpool(lambda: CardMatcher(loaded.embed_question, corpus=loaded.corpus))
+        cards = await run_in_threadpool(
+            lambda: CardMatcher(loaded.embed_question, corpus=loaded.corpus, sessions=sessions)
+        )
+        await run_in_threadpool(_load_curated, cards)  # staff-approved card edits
         consultant = Consultant(loaded, township, matcher=matcher, pool=child or threads, cards=cards)
         envelope = Envelope(
             token=settings.wechat_token,
@@ -148,6 +152,7 @@ def _lifespan(settings: Settings, retriever: Retriever | None, single_process: b
             _every("spool replay", settings.spool_replay_s, recorder.replay),
             _every("retention", RETENTION_INTERVAL_S, _retention(settings, sessions)),
             _every("curated answers refresh", REFRESH_S, matcher.refresh),
+            _every("situation card edits refresh", REFRESH_S, cards.refresh),
         ]
         try:
             yield

@@ -36,6 +36,7 @@ __all__ = [
     "cited_in",
     "load_card_file",
     "missing_articles",
+    "parse_card",
     "unsupported_sentences",
 ]
 
@@ -125,6 +126,15 @@ def load_card_file(text: str, name: str) -> list[Card]:
     return [_card(entry, topic, text, name, i) for i, entry in enumerate(raw["cards"])]
 
 
+def parse_card(entry: dict[str, Any], topic: str, source: str) -> Card:
+    """One card from its JSON object (as in a card file), shape-checked; CardsDataError naming `source`.
+
+    For a card edit proposed in the console (bot/staff/card_edits.py), which has no file or line."""
+    if topic not in CATEGORIES:
+        raise CardsDataError(f"{source}: topic {topic!r} is not one of {CATEGORIES}")
+    return _card(entry, topic, "", source, 0, where=source)
+
+
 def check_cards(all_cards: Iterable[Card], corpus: Corpus) -> list[str]:
     """One message (file:line: what) for every card citing an article absent from `corpus`."""
     problems = []
@@ -151,10 +161,10 @@ def missing_articles(card: Card, corpus: Corpus) -> list[str]:
     return sorted({f"《{law}》第{n}条" for law, n in refs if corpus.get(law, n) is None})
 
 
-def _card(entry: Any, topic: str, text: str, name: str, index: int) -> Card:
+def _card(entry: Any, topic: str, text: str, name: str, index: int, *, where: str = "") -> Card:
     card_id = entry.get("id") if isinstance(entry, dict) else None
     line = _line_of(text, "id", card_id) if isinstance(card_id, str) else 1
-    where = f"{name}:{line}"
+    where = where or f"{name}:{line}"
     if not isinstance(entry, dict) or not isinstance(card_id, str) or not card_id:
         raise CardsDataError(f"{where}: card #{index + 1} needs an object with a string id")
     try:

@@ -9,13 +9,17 @@ similarity to a question is that of its closest phrasing.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers.cards import Card, cards, missing_articles
+from bot.staff.card_edits import edits_version, effective_cards
 
 if TYPE_CHECKING:
     from indexing.retrieval import Hit
@@ -42,8 +46,22 @@ class CardMatch:
     similarity: float  # cosine between the question and the card's closest phrasing
 
 
+@dataclass(frozen=True, slots=True)
+class _Bank:
+    """The cards in use and their phrasings' vectors (row i of vectors belongs to cards[owner[i]])."""
+
+    cards: tuple[Card, ...]
+    keys: tuple[frozenset[str], ...]  # each card's Article.key set
+    first: tuple[str, ...]  # each card's first Article.key
+    owner: np.ndarray
+    vectors: np.ndarray
+
+
 class CardMatcher:
-    """The situation cards and their phrasings' vectors; read-only after construction, shared by threads."""
+    """The situation cards and their phrasings' vectors, shared by the consultation threads.
+
+    With `sessions`, approved card edits (bot/staff/card_edits.py) replace the shipped cards: the app calls
+    `refresh` every REFRESH_S seconds in the background, and `match` only reads the snapshot in memory."""
 
     def __init__(
         self,
@@ -52,49 +70,89 @@ class CardMatcher:
         corpus: Corpus,
         shipped: Sequence[Card] | None = None,
         threshold: float = MATCH_THRESHOLD,
+        sessions: sessionmaker[Session] | None = None,
     ) -> None:
         """`embed`: the retriever's `embed_question`. Cards citing an article `corpus` lacks are left out (a
         deployment with other laws), so a matched card can always be quoted in full."""
-        chosen = list(cards() if shipped is None else shipped)
-        usable = [card for card in chosen if not missing_articles(card, corpus)]
-        if len(usable) < len(chosen):
-            log.warning("%d situation cards cite articles outside the corpus; left out", len(chosen) - len(usable))
-        self.cards = tuple(usable)
-        self._keys = [frozenset(_key(corpus, *ref) for ref in card.articles) for card in self.cards]
-        self._first = [_key(corpus, *card.articles[0]) for card in self.cards]
+        self._embed = embed
+        self._corpus = corpus
+        self._shipped = tuple(cards() if shipped is None else shipped)
+        self._sessions = sessions
+        self._version: tuple[int, datetime | None] = (0, None)
+        self._by_text: dict[str, np.ndarray] = {}  # phrasing → vector, so an edit re-embeds only what changed
+        self._lock = threading.Lock()
         self.threshold = threshold
-        texts = [(i, text) for i, card in enumerate(self.cards) for text in card.texts]
-        self._owner = np.array([i for i, _ in texts], dtype=np.int64)
-        vectors = [embed(text) for _, text in texts]
-        self._vectors = np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), np.float32)
+        self._bank = self._load(self._shipped)
+
+    @property
+    def cards(self) -> tuple[Card, ...]:
+        return self._bank.cards
+
+    def refresh(self) -> bool:
+        """Re-read the approved card edits if any edit or decision happened since the last call; whether one
+        did. Database errors propagate and leave the cards in use as they were."""
+        if self._sessions is None:
+            return False
+        with self._lock:
+            with self._sessions() as session:
+                version = edits_version(session)
+                if version == self._version:
+                    return False
+                chosen = effective_cards(session, self._shipped)
+            self._bank = self._load(chosen)
+            self._version = version
+        log.info("situation cards reloaded: %d in use", len(self._bank.cards))
+        return True
 
     def similarities(self, vector: np.ndarray) -> np.ndarray:
         """Each card's cosine with `vector`: that of its closest phrasing (cards order)."""
-        best = np.full(len(self.cards), -1.0, dtype=np.float32)
-        if len(self._owner):
-            np.maximum.at(best, self._owner, self._vectors @ vector.astype(np.float32))
-        return best
+        return _similarities(self._bank, vector)
 
     def candidate(self, vector: np.ndarray, hits: Sequence[Hit]) -> CardMatch | None:
         """The closest card whose first article is the one retrieval ranked first, whatever its similarity;
         None when a card about other articles altogether lies closer (two readings disagree)."""
+        bank = self._bank  # one consistent snapshot, even while a refresh swaps in a new one
         if not hits:
             return None
         top = hits[0].article.key
-        allowed = [i for i, key in enumerate(self._first) if key == top]
+        allowed = [i for i, key in enumerate(bank.first) if key == top]
         if not allowed:
             return None
-        scores = self.similarities(vector)
+        scores = _similarities(bank, vector)
         best = max(allowed, key=lambda i: float(scores[i]))
-        rivals = [float(scores[i]) for i, keys in enumerate(self._keys) if not keys & self._keys[best]]
+        rivals = [float(scores[i]) for i, keys in enumerate(bank.keys) if not keys & bank.keys[best]]
         if rivals and max(rivals) > scores[best]:
             return None
-        return CardMatch(self.cards[best], float(scores[best]))
+        return CardMatch(bank.cards[best], float(scores[best]))
 
     def match(self, vector: np.ndarray, hits: Sequence[Hit]) -> CardMatch | None:
         """The candidate card if its similarity reaches the threshold, else None."""
         found = self.candidate(vector, hits)
         return found if found is not None and found.similarity >= self.threshold else None
+
+    def _load(self, chosen: Sequence[Card]) -> _Bank:
+        usable = tuple(card for card in chosen if not missing_articles(card, self._corpus))
+        if len(usable) < len(chosen):
+            log.warning("%d situation cards cite articles outside the corpus; left out", len(chosen) - len(usable))
+        texts = [(i, text) for i, card in enumerate(usable) for text in card.texts]
+        for _, text in texts:
+            if text not in self._by_text:
+                self._by_text[text] = self._embed(text)
+        vectors = [self._by_text[text] for _, text in texts]
+        return _Bank(
+            cards=usable,
+            keys=tuple(frozenset(_key(self._corpus, *ref) for ref in card.articles) for card in usable),
+            first=tuple(_key(self._corpus, *card.articles[0]) for card in usable),
+            owner=np.array([i for i, _ in texts], dtype=np.int64),
+            vectors=np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, 0), np.float32),
+        )
+
+
+def _similarities(bank: _Bank, vector: np.ndarray) -> np.ndarray:
+    best = np.full(len(bank.cards), -1.0, dtype=np.float32)
+    if len(bank.owner):
+        np.maximum.at(best, bank.owner, bank.vectors @ vector.astype(np.float32))
+    return best
 
 
 def _key(corpus: Corpus, law: str, number: int) -> str:

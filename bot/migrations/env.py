@@ -10,7 +10,7 @@ from bot.records.models import Base
 
 # Imported for their tables, which join Base.metadata.
 from bot.shared_state import database as shared_db  # noqa: F401
-from bot.staff import auth, curated, reviews, users, volunteer_replies  # noqa: F401
+from bot.staff import auth, card_edits, curated, reviews, users, volunteer_replies  # noqa: F401
 
 config = context.config
 
