@@ -19,6 +19,7 @@ from knowledge.corpus import Corpus
 REPO = Path(__file__).resolve().parents[1]
 PAIRS = REPO / "indexing" / "data" / "training_questions.jsonl"
 DEV = REPO / "tests" / "data" / "dev_questions.jsonl"
+VILLAGE_DEV = REPO / "tests" / "data" / "dev_questions_village_laws.jsonl"
 QUESTIONS = ["俺爹老了，哥不给养老钱咋办", "邻居借了五千块钱一直不还", "宅基地被隔壁占了一米"]
 PASSAGES = [  # the one that answers each question, in the same order
     "成年子女对父母负有赡养、扶助和保护的义务。",
@@ -84,18 +85,19 @@ def test_the_shipped_adapter_was_trained_on_the_shipped_pairs_and_the_tuning_spl
     assert "heldout" not in json.dumps(provenance)
 
 
-def test_training_pairs_name_real_articles_and_do_not_repeat(full_corpus: Corpus) -> None:
+def test_training_pairs_name_real_articles_and_do_not_repeat(township_corpus: Corpus) -> None:
+    """Pairs name articles of the township corpus (the three laws and the laws of village life)."""
     pairs = _pairs()
     assert len(pairs) >= 2000
     assert len({p["question"] for p in pairs}) == len(pairs)
     for pair in pairs:
         assert set(pair) == {"law", "article", "question"} and str(pair["question"]).strip()
-        assert full_corpus.get(str(pair["law"]), int(pair["article"])) is not None, pair  # type: ignore[call-overload]
+        assert township_corpus.get(str(pair["law"]), int(pair["article"])) is not None, pair  # type: ignore[call-overload]
 
 
 def test_no_training_question_is_a_near_copy_of_a_development_question() -> None:
     """The pairs were written for the articles, not from the dev set; near-copies would leak either split."""
-    development = [_bigrams(q.query) for q in load_questions(DEV)]
+    development = [_bigrams(q.query) for path in (DEV, VILLAGE_DEV) for q in load_questions(path)]
     closest = max(
         len(grams & other) / len(grams | other)
         for grams in map(_bigrams, (str(p["question"]) for p in _pairs()))
