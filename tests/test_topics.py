@@ -95,3 +95,32 @@ def test_subject_phrase_skips_generic_titles_and_falls_back_to_the_law() -> None
     local = Article("青山村村规民约", 2, ("……",), kind="local")
     assert subject_phrase(general) == "人民调解法"
     assert subject_phrase(local) == "青山村村规民约"
+
+
+@pytest.mark.parametrize(
+    ("law", "number", "category"),
+    [
+        ("劳动合同法", 47, "劳动报酬（工钱）"),  # 第四章 劳动合同的解除和终止: "合同" in the title, but a job
+        ("社会保险法", 41, "劳动报酬（工钱）"),
+        ("道路交通安全法", 76, "人身损害赔偿"),
+        ("反家庭暴力法", 23, "婚姻家庭"),
+        ("老年人权益保障法", 19, "赡养抚养"),
+        ("农村土地承包经营纠纷调解仲裁法", 18, "土地承包"),
+        ("消费者权益保护法", 55, "消费维权"),
+        ("村民委员会组织法", 28, None),  # 村务: no topic of its own yet
+    ],
+)
+def test_the_laws_of_village_life_fall_in_their_topic(
+    village_sample_corpus: Corpus, law: str, number: int, category: str | None
+) -> None:
+    article = village_sample_corpus.get(law, number)
+    assert article is not None
+    assert article_category(article) == category
+
+
+def test_village_questions_are_classified_by_law_and_words(village_sample_corpus: Corpus) -> None:
+    fired = village_sample_corpus.get("劳动合同法", 87)
+    crash = village_sample_corpus.get("道路交通安全法", 76)
+    assert fired is not None and crash is not None
+    assert classify_articles("没签合同干了两年被辞退了", [fired]) == "劳动报酬（工钱）"
+    assert classify_articles("骑电瓶车被撞了谁赔", [crash]) == "人身损害赔偿"

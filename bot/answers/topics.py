@@ -57,6 +57,7 @@ class Topic:
     paths: tuple[str, ...]
     keywords: tuple[str, ...]
     example: str  # a question to suggest when nothing was found
+    laws: tuple[str, ...] = ()  # short names of whole laws in this category (劳动合同法), checked before paths
 
 
 @cache
@@ -69,7 +70,7 @@ def topics() -> dict[str, Topic]:
             f"topics.json must list exactly the categories {CATEGORIES} in that order; got {tuple(entries)}"
         )
     return {
-        name: Topic(name, e["label"], tuple(e["paths"]), tuple(e["keywords"]), e["example"])
+        name: Topic(name, e["label"], tuple(e["paths"]), tuple(e["keywords"]), e["example"], tuple(e.get("laws", ())))
         for name, e in entries.items()
     }
 
@@ -80,7 +81,11 @@ def label(category: str) -> str:
 
 
 def article_category(article: Article) -> str | None:
-    """The category of an article's innermost title that names one (longest match wins), else None."""
+    """The category of the article's law when a topic lists it, else of its innermost title that names one
+    (longest match wins), else None."""
+    by_law = next((t.category for t in topics().values() if article.short_law in t.laws), None)
+    if by_law:
+        return by_law
     for title in (*reversed(article.path), article.short_law):
         best = max(
             ((len(p), t.category) for t in topics().values() for p in t.paths if p in title),
