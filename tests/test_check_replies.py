@@ -3,7 +3,6 @@ the webhook's composition path gives (computed here again from the Answer object
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -16,7 +15,6 @@ import pytest
 
 from bot.answers.composer import Answer
 from bot.answers.text import utf8_len
-from bot.app import township_from_settings
 from bot.commands.check import (
     Situation,
     SituationFileError,
@@ -26,9 +24,10 @@ from bot.commands.check import (
     quoted_keys,
     replies_judged,
     summarize,
+    webhook_consultant,
 )
+from bot.conversation.card_match import CardMatcher
 from bot.conversation.consultation import Consultant
-from bot.search.pipeline import open_retriever
 from bot.settings import Settings
 from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus
@@ -38,7 +37,6 @@ PUFA = Path(sys.executable).with_name("pufa")
 CIVIL_CODE = "中华人民共和国民法典"
 MEDIATION_LAW = "中华人民共和国人民调解法"
 REPO_FILE = Path(__file__).parent / "data" / "reply_situations.jsonl"
-CARD_FIELD = "card_id" in {f.name for f in dataclasses.fields(Answer)}
 
 
 def _row(question: str, topic: str, refs: list[tuple[str, int]], forbidden: list[str]) -> dict[str, object]:
@@ -134,11 +132,8 @@ def test_judge_reads_what_the_villager_reads(full_corpus: Corpus) -> None:
     assert verdict.quotes_acceptable and verdict.forbidden_found == ("狗",)  # 借款人 is only in a quote
     assert not verdict.card_led and not verdict.refusal and verdict.reply_bytes == utf8_len(REPLY)
     led = "【借钱不还】能要回来，到期不还可以催他还（《民法典》第六百七十五条）。\n\n" + REPLY.split("\n\n", 1)[1]
-    if CARD_FIELD:  # the composer says which card led: the judge believes it, not the first line
-        assert judge(situation, _answer(led, card_id="借贷欠款-1"), full_corpus).card_led
-        assert not judge(situation, _answer(led), full_corpus).card_led
-    else:
-        assert judge(situation, _answer(led), full_corpus).card_led
+    assert judge(situation, _answer(led, card_id="借贷欠款-1"), full_corpus).card_led
+    assert not judge(situation, _answer(led), full_corpus).card_led  # the composer says, not the first line
     wrong = Situation(1, "邻居借钱不还", "借贷欠款", frozenset({f"{CIVIL_CODE}:667"}), ())
     assert not judge(wrong, _answer(REPLY), full_corpus).quotes_acceptable
 
@@ -159,7 +154,8 @@ MINI_ROWS = [
 
 @pytest.fixture()
 def consultant(mini_retriever: Retriever) -> Iterator[Consultant]:
-    c = Consultant(mini_retriever, TOWNSHIP, workers=1)
+    cards = CardMatcher(mini_retriever.embed_question, corpus=mini_retriever.corpus)
+    c = Consultant(mini_retriever, TOWNSHIP, workers=1, cards=cards)
     yield c
     c.close()
 
@@ -175,6 +171,7 @@ def _expected(situations: list[Situation], answers: list[Answer], corpus: Corpus
         "n": n,
         "quotes_acceptable": round(sum(bool(s.acceptable & set(a.cited)) for s, a in pairs) / n, 4),
         "forbidden_tip": round(sum(any(w in a.text for w in s.forbidden) for s, a in pairs) / n, 4),
+        "card_led": round(sum(a.card_id is not None for a in answers) / n, 4),
         "refusals": sum(a.no_hit for a in answers),
         "mean_reply_bytes": round(sum(utf8_len(a.text) for a in answers) / n, 1),
     }
@@ -219,15 +216,15 @@ def test_the_command_prints_the_figures_of_the_webhooks_replies(check_env: dict[
     report = json.loads(done.stdout)
     # The same replies in this process, loaded the way the webhook loads them (bot/app.py).
     settings = Settings(data_dir=Path(check_env["PUFA_DATA_DIR"]), laws=(MEDIATION_LAW,))
-    retriever = open_retriever(settings, answering_only=True)
-    webhooks = Consultant(retriever, township_from_settings(settings), workers=1)
+    webhooks = webhook_consultant(settings)
+    corpus = webhooks.retriever.corpus
     try:
-        situations = load_situations(path, retriever.corpus)
+        situations = load_situations(path, corpus)
         answers = [webhooks.ask(s.question, deadline=time.monotonic() + 60).answer for s in situations]
     finally:
         webhooks.close()
-    figures = ("n", "quotes_acceptable", "forbidden_tip", "refusals", "mean_reply_bytes")
-    assert {k: report[k] for k in figures} == _expected(situations, answers, retriever.corpus)
+    figures = ("n", "quotes_acceptable", "forbidden_tip", "card_led", "refusals", "mean_reply_bytes")
+    assert {k: report[k] for k in figures} == _expected(situations, answers, corpus)
     assert report["quotes_acceptable_by_topic"] == {"调解程序": report["quotes_acceptable"]}
     table = pufa(check_env, "check", "replies", "--questions", str(path))
     assert table.returncode == 0 and "quotes_acceptable" in table.stdout and "3 situations" in table.stdout

@@ -2,8 +2,8 @@
 
 Each situation names the articles that truly answer it and the words that would mark a tip written for
 another situation. Every reply is composed the way the webhook composes it (Consultant over the configured
-retriever), then judged on what the villager reads: its numbered quotes, its advice (the reply without
-those quotes), its first line, and its size.
+retriever, with the situation cards), then judged on what the villager reads: its numbered quotes, its
+advice (the reply without those quotes), whether a situation card leads it, and its size.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.answers.composer import NO_HIT_LINE, Answer
-from bot.answers.emergency import emergency_lines
 from bot.answers.text import utf8_len
 from bot.answers.topics import CATEGORIES
 from bot.commands.output import say, say_json
@@ -33,8 +32,6 @@ if TYPE_CHECKING:
 DEFAULT_DEADLINE_S = 60.0  # measuring replies, not latency: a slow search must not turn into a fallback
 # "1.《民法典》第一千零六十七条：…" at the start of a line: a numbered quote of the reply.
 _QUOTE = re.compile(r"^\d+\.《([^《》]+)》第([0-9零一二两三四五六七八九十百千]+)条：", re.MULTILINE)
-_CITATION = re.compile(r"《[^《》]+》第[0-9零一二两三四五六七八九十百千]+条")
-_CHAPTER_LEAD = "您的问题涉及"  # the composer's header without a card: it names a statute chapter
 
 
 class SituationFileError(QuestionFileError):
@@ -122,26 +119,12 @@ def advice_part(text: str) -> str:
     return "\n\n".join(block for block in blocks if not _QUOTE.match(block))
 
 
-def card_led(answer: Answer, question: str) -> bool:
-    """Whether a situation card's plain answer leads the reply.
-
-    The Answer says so when it knows (its card_id); otherwise the first line after any emergency lines
-    decides: a card's plain answer rests on an article named in it, the chapter header does not."""
-    if hasattr(answer, "card_id"):  # by attribute name: the field came with the situation cards
-        return getattr(answer, "card_id", None) is not None
-    if answer.no_hit or answer.curated_id is not None:
-        return False
-    lines = answer.text.split("\n")
-    first = lines[len(emergency_lines(question))] if len(lines) > len(emergency_lines(question)) else ""
-    return bool(_CITATION.search(first)) and _CHAPTER_LEAD not in first
-
-
 def judge(situation: Situation, answer: Answer, corpus: Corpus, *, fallback: bool = False) -> Verdict:
     advice = advice_part(answer.text)
     return Verdict(
         quotes_acceptable=bool(situation.acceptable.intersection(quoted_keys(answer.text, corpus))),
         forbidden_found=tuple(word for word in situation.forbidden if word in advice),
-        card_led=card_led(answer, situation.question),
+        card_led=answer.card_id is not None,  # a situation card's plain answer leads the reply
         refusal=answer.no_hit or NO_HIT_LINE in answer.text,
         fallback=fallback,
         reply_bytes=utf8_len(answer.text),
@@ -184,13 +167,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_check_replies(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import township_from_settings
-    from bot.conversation.consultation import Consultant
-    from bot.search.pipeline import open_corpus, open_retriever
+    from bot.search.pipeline import open_corpus
 
     situations = load_situations(args.questions, open_corpus(settings))  # refuse a bad file before loading
-    retriever = open_retriever(settings, answering_only=True)
-    consultant = Consultant(retriever, township_from_settings(settings), workers=1)
+    consultant = webhook_consultant(settings)
     try:
         verdicts = list(replies_judged(consultant, situations))
     finally:
@@ -201,6 +181,20 @@ def cmd_check_replies(args: argparse.Namespace, settings: Settings) -> int:
     else:
         _say_table(args.questions, report)
     return 0
+
+
+def webhook_consultant(settings: Settings) -> Consultant:
+    """A Consultant composing as the webhook's does (bot/app.py): the index loaded for answering, the
+    township's names and contacts, the shipped situation cards. Approved card edits and curated answers
+    live in the database and are left out, so that a run measures the code and data of the repository."""
+    from bot.app import township_from_settings
+    from bot.conversation.card_match import CardMatcher
+    from bot.conversation.consultation import Consultant
+    from bot.search.pipeline import open_retriever
+
+    retriever = open_retriever(settings, answering_only=True)
+    cards = CardMatcher(retriever.embed_question, corpus=retriever.corpus)
+    return Consultant(retriever, township_from_settings(settings), workers=1, cards=cards)
 
 
 def replies_judged(consultant: Consultant, situations: Iterable[Situation]) -> Iterator[Verdict]:
