@@ -2,10 +2,12 @@
 
 Rank fusion weighs only the two rank positions. The scores behind them say more: how far an article's
 cosine falls below the best one, whether the question's own words (not only the lexicon's legal
-terms) occur in the article, whether they name its chapter, how long it is. A logistic model over
-those signals, fitted on the dev set's tuning split by `scripts/train_reranker.py`, reorders the top
-`DEPTH` fused articles. Its weights are data (`indexing/data/reranker.json`): retrain after changing
-the lexicon, the index or the questions.
+terms) occur in the article, whether they name its chapter, how long it is; and how much each
+retriever's rank is worth for this question (BM25's for a question in the statute's words, the
+question bank's for a villager's). A logistic model over those signals, fitted on the dev set's
+tuning split and STARD's real questions by `scripts/train_reranker.py`, reorders the top `DEPTH`
+fused articles. Its weights are data (`indexing/data/reranker.json`): retrain after changing the
+lexicon, the index or the questions.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ FEATURES = (
     "raw_coverage",  # the same for the words the villager typed
     "title_overlap",  # share of the expanded question's words in the article's 编/章/节 titles
     "length",  # log of the article's length in characters
+    # Question-level strengths times the ranks: how much each retriever is worth depends on the question
+    # (BM25 is strong for questions in the statute's words, the question bank for villagers' wording).
+    "lexical_x_bm25_rank",  # log(1 + best BM25 score among the candidates) × log BM25 rank
+    "lexical_x_dense_rank",
+    "lexical_x_bank_rank",
+    "covered_x_bm25_rank",  # best raw coverage among the candidates × log BM25 rank
+    "covered_x_dense_rank",
+    "covered_x_bank_rank",
 )
 
 
@@ -68,6 +78,8 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
     best_dense = max(c.dense for c in candidates)
     best_margin = max(c.margin for c in candidates)
     best_bm25 = max(max(c.bm25 for c in candidates), 1e-9)
+    lexical = math.log1p(best_bm25)
+    covered = max(c.raw_coverage for c in candidates)
     bank = [c.bank_cosine for c in candidates if c.bank_cosine is not None]
     best_bank, worst_bank = (max(bank), min(bank)) if bank else (0.0, 0.0)
     no_bank = [math.nan] * 3
@@ -78,6 +90,9 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
             *([c.bank_share, (worst_bank if c.bank_cosine is None else c.bank_cosine) - best_bank,
                _log_rank(c.bank_rank)] if c.bank_share is not None else no_bank),
             c.coverage, c.raw_coverage, c.title_overlap, math.log(c.length + 1),
+            *(strength * rank for strength in (lexical, covered)
+              for rank in (_log_rank(c.bm25_rank), _log_rank(c.dense_rank),
+                           math.nan if c.bank_share is None else _log_rank(c.bank_rank))),
         ]
         for position, c in enumerate(candidates)
     ])  # fmt: skip

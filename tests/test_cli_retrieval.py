@@ -83,7 +83,8 @@ def test_bench_retrieval_prints_its_figures(cli_env: dict[str, str], tmp_path: P
     done = pufa(cli_env, "bench", "retrieval", "--questions", str(questions), "--json")
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
-    assert {"query_ms_p50", "query_ms_p99", "index_build_s", "rss_mb"} <= set(figures)
+    assert {"query_ms_p50", "query_ms_p99", "rerank_ms_p50", "index_build_s", "rss_mb"} <= set(figures)
+    assert 0 < figures["rerank_ms_p50"] <= figures["query_ms_p99"]
     assert figures["chunks"] == MEDIATION_CHUNKS and figures["query_ms_p50"] > 0
 
 

@@ -66,7 +66,8 @@ def test_without_a_question_bank_its_features_count_as_their_mean() -> None:
     reranker = LinearReranker(np.full(len(FEATURES), 0.5), np.full(len(FEATURES), 2.0),
                               np.linspace(-1, 1, len(FEATURES)), 0.1)  # fmt: skip
     blind = feature_matrix([_signals(bank_share=None), _signals(bank_share=None, dense=0.6)])
-    bank_columns = [FEATURES.index(name) for name in ("bank_share", "bank_gap", "bank_rank")]
+    bank_columns = [FEATURES.index(name) for name in ("bank_share", "bank_gap", "bank_rank",
+                                                      "lexical_x_bank_rank", "covered_x_bank_rank")]
     assert np.isnan(blind[:, bank_columns]).all()
     at_mean = blind.copy()
     at_mean[:, bank_columns] = 0.5
@@ -125,11 +126,12 @@ def test_weights_for_other_features_are_refused(
         LinearReranker.load(tmp_path / "w.json")
 
 
-def test_the_shipped_weights_load_and_were_fitted_on_the_tuning_split_only() -> None:
+def test_the_shipped_weights_load_and_were_fitted_on_the_tuning_split_and_real_questions() -> None:
     reranker = LinearReranker.load()
     assert np.all(np.isfinite(reranker.weights)) and np.any(reranker.weights != 0)
     provenance = json.loads(DEFAULT_WEIGHTS.read_text(encoding="utf-8"))["trained_on"]
-    assert "split=tune" in provenance and "heldout" not in provenance
+    assert "split=tune" in provenance and "stard/train.jsonl three_laws" in provenance
+    assert "heldout" not in provenance
 
 
 class _Reverse:
@@ -180,3 +182,17 @@ def test_the_loaded_retriever_reranks_with_the_shipped_weights(mini_retriever: R
     hits = mini_retriever.search("我爸妈老了，哥哥不给养老钱怎么办", k=DEPTH)
     scores = [h.score for h in hits]
     assert all(0.0 <= s <= 1.0 for s in scores) and scores[:5] == sorted(scores[:5], reverse=True)
+
+
+def test_question_strengths_weigh_each_retrievers_rank() -> None:
+    """BM25's best score and the best raw coverage are the question's; each multiplies every rank."""
+    matrix = feature_matrix([_signals(), _signals(bm25=2.5, bm25_rank=4, dense_rank=None, raw_coverage=0.75,
+                                                  bank_rank=2)])  # fmt: skip
+    column = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
+    lexical, covered = math.log1p(10.0), 0.75
+    np.testing.assert_allclose(column["lexical_x_bm25_rank"], [0.0, lexical * math.log(5)])
+    np.testing.assert_allclose(column["lexical_x_dense_rank"], [0.0, lexical * math.log(ABSENT_RANK + 1)])
+    np.testing.assert_allclose(column["covered_x_bank_rank"], [0.0, covered * math.log(3)])
+    blind = feature_matrix([_signals(bank_share=None, bank_rank=None)])[0]
+    assert math.isnan(blind[FEATURES.index("lexical_x_bank_rank")])
+    assert math.isnan(blind[FEATURES.index("covered_x_bank_rank")])

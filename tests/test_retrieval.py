@@ -146,3 +146,21 @@ def test_the_question_is_tokenised_once_as_if_twice(question: str) -> None:
     typed, words = _question_words(question, expanded)
     assert typed == tokenize(question)
     assert words == tokenize(expanded)
+
+
+def test_a_message_asking_two_things_gets_articles_for_each(mini_retriever: Retriever) -> None:
+    loan, support = "邻居借了我五千块钱一直不还怎么办？", "我爸妈老了，哥哥不给养老钱怎么办？"
+    both = [h.article.key for h in mini_retriever.search(loan + support, k=4)]
+    whole = [h.article.key for h in mini_retriever.search(loan + support, k=4, split_parts=False)]
+    firsts = [mini_retriever.search(part, k=1)[0].article.key for part in (loan, support)]
+    assert both[0] == whole[0]  # the whole message's best article first, then each part's
+    assert set(firsts) <= set(both[:3])
+    assert f"{CIVIL}:675" in both and f"{CIVIL}:1067" in both
+    assert len(set(both)) == len(both) == 4
+
+
+def test_other_modes_search_a_message_whole(mini_retriever: Retriever) -> None:
+    message = "邻居借了我五千块钱一直不还怎么办？我爸妈老了，哥哥不给养老钱怎么办？"
+    for mode in ("bm25", "dense", "bank"):
+        assert [h.article.key for h in mini_retriever.search(message, k=5, mode=mode)] == \
+            [h.article.key for h in mini_retriever.search(message, k=5, mode=mode, split_parts=False)]
