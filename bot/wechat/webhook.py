@@ -40,6 +40,7 @@ router = APIRouter()
 PATH = "/wechat"
 TURN_THREADS = 40  # turns in progress at once per process (each waits on retrieval and the database)
 MAX_REASON_CHARS = 200
+SIGNATURE_WAIT_S = 1.0  # of the 4.5 s reply budget, at most, for the used-signature check
 
 
 class BodyTooLarge(ValueError):
@@ -142,8 +143,17 @@ async def _first_use(context: WebhookContext, query: SignedQuery, body: bytes) -
     body again is WeChat resending a push, answered from the turn's claim."""
     digest = hashlib.sha256(body).hexdigest()[:32]
     use = partial(context.dialogue.state.use_signature, query.signature, digest, until=query.replayable_until)
-    # The shared state may be the database: off the event loop, on the turns' threads.
-    if not await asyncio.get_running_loop().run_in_executor(context.turns, use):
+    try:
+        # The shared state may be the database: off the event loop, on the turns' threads. A stalled
+        # database (a writer holding SQLite's lock) must not cost the reply: past the wait, the push is
+        # taken, as during an outage (the thread still records the signature once it can).
+        async with asyncio.timeout(SIGNATURE_WAIT_S):
+            first = await asyncio.get_running_loop().run_in_executor(context.turns, use)
+    except TimeoutError:
+        log.warning("used signatures not checked within %.1f s (shared state stalled): push taken",
+                    SIGNATURE_WAIT_S)
+        return
+    if not first:
         raise SignatureRejected("signature already used with another body (a replay)")
 
 
