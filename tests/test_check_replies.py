@@ -117,6 +117,8 @@ def test_quotes_are_the_numbered_articles_and_advice_is_the_rest(full_corpus: Co
     advice = advice_part(REPLY)
     assert "饲养人" in advice and "【借钱不还】" in advice and "12348" in advice
     assert "借款人应当" not in advice and "督促当事人" not in advice  # a quote's second 款 is still the quote
+    no_hit = "没有找到与您的问题直接相关的法律条文。\n可以换个说法再问一次，例如：“被邻居家的狗咬伤了，医药费谁出？”"
+    assert "狗" not in advice_part(no_hit)  # an example question to copy is no tip
 
 
 def _answer(text: str, **fields: object) -> Answer:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 DEFAULT_DEADLINE_S = 60.0  # measuring replies, not latency: a slow search must not turn into a fallback
 # "1.《民法典》第一千零六十七条：…" at the start of a line: a numbered quote of the reply.
 _QUOTE = re.compile(r"^\d+\.《([^《》]+)》第([0-9零一二两三四五六七八九十百千]+)条：", re.MULTILINE)
+_TO_TYPE = re.compile(r"“[^“”]*”")
 
 
 class SituationFileError(QuestionFileError):
@@ -114,9 +115,10 @@ def quoted_keys(text: str, corpus: Corpus) -> list[str]:
 
 def advice_part(text: str) -> str:
     """The reply without its numbered quotes: header, plain answer, tips and contacts. A quote runs from
-    its "N.《…》第…条：" line to the next blank line (its 款 are joined by single line breaks)."""
+    its "N.《…》第…条：" line to the next blank line (its 款 are joined by single line breaks). Words in
+    “…” are left out too: they are what to type (回复“调解”) or an example question to copy, not advice."""
     blocks = text.split("\n\n")
-    return "\n\n".join(block for block in blocks if not _QUOTE.match(block))
+    return _TO_TYPE.sub("“”", "\n\n".join(block for block in blocks if not _QUOTE.match(block)))
 
 
 def judge(situation: Situation, answer: Answer, corpus: Corpus, *, fallback: bool = False) -> Verdict:
