@@ -149,3 +149,14 @@ def test_a_greeting_before_a_question_is_answered_as_the_question(
     assert wechat.ask(openid, question).content == expected_answer(live_retriever, question, live_township)
     (row,) = consultations(live_sessions, openid=openid)
     assert row.question == question
+
+
+@pytest.mark.parametrize("question", ["老公天天打俺", "男人喝了酒就揍俺，往死里打"])
+def test_a_beating_told_in_dialect_opens_with_110_and_is_flagged(
+    question: str, wechat: FakeWeChat, live_sessions: sessionmaker[Session]
+) -> None:
+    openid = new_openid()
+    reply = wechat.ask(openid, question).content
+    assert reply.startswith("【紧急】") and "110" in reply.split("\n")[0]
+    (row,) = consultations(live_sessions, openid=openid)
+    assert row.emergency
