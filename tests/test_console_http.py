@@ -471,3 +471,27 @@ def test_one_address_guessing_at_many_names_is_locked_out_by_its_forwarded_addre
         refused = log_in(attacker, STAFF_NAME)  # even the right password, while the address is locked
         assert refused.status_code == 429 and "从您所在网络的登录已暂时锁定" in refused.text
         assert log_in(colleague, STAFF_NAME).status_code == 303
+
+
+def test_a_volunteer_changes_their_own_password_and_their_other_sessions_end(
+    console_server: LiveServer, console_db: Session
+) -> None:
+    create_user(console_db, username="sun", password=PASSWORD, role=VOLUNTEER)
+    here, phone = (httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=10) for _ in "12")
+    with here, phone:
+        for client in (here, phone):
+            assert log_in(client, "sun").status_code == 303
+        token = _token(here.get("/console/account").text)
+        form = {"csrf_token": token, "current_password": PASSWORD,
+                "new_password": "sun-new-passphrase", "repeat_password": "sun-new-passphrase"}  # fmt: skip
+        wrong = here.post("/console/account/password", data={**form, "current_password": "not-my-password"})
+        assert wrong.status_code == 400 and "当前密码不正确" in wrong.text
+        weak = here.post("/console/account/password",
+                         data={**form, "new_password": "qwertyuiop", "repeat_password": "qwertyuiop"})  # fmt: skip
+        assert weak.status_code == 400 and "most common passwords" in weak.text
+        assert phone.get("/console/queue").status_code == 200  # nothing changed yet
+        changed = here.post("/console/account/password", data=form)
+        assert changed.headers["location"] == "/console/account?saved=1"
+        assert here.get("/console/queue").status_code == 200
+        assert phone.get("/console/queue").status_code == 303
+        assert log_in(phone, "sun", "sun-new-passphrase").status_code == 303

@@ -13,13 +13,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from bot.console import admin, card_pages, curated_pages, followup, login, queue, reports
+from bot.console import account, admin, card_pages, curated_pages, followup, login, queue, reports
 from bot.console.context import PREFIX, ConsoleContext, ConsoleError, LoginRequired, get_context
 from bot.settings import Settings
 from knowledge.corpus import Corpus
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-for _module in (login, queue, followup, reports, admin, curated_pages, card_pages):
+for _module in (login, queue, followup, reports, admin, curated_pages, card_pages, account):
     router.include_router(_module.router)
 
 
