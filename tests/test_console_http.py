@@ -7,11 +7,15 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -495,3 +499,33 @@ def test_a_volunteer_changes_their_own_password_and_their_other_sessions_end(
         assert here.get("/console/queue").status_code == 200
         assert phone.get("/console/queue").status_code == 303
         assert log_in(phone, "sun", "sun-new-passphrase").status_code == 303
+
+
+_NUMBER = st.one_of(st.integers(min_value=-(10**40), max_value=10**40), st.text(max_size=30))
+_DAY = st.one_of(st.dates().map(date.isoformat), st.text(max_size=20))
+
+
+@st.composite
+def _hostile_console_request(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
+    kind = draw(st.sampled_from(["consultation", "curated", "queue", "stats", "export"]))
+    if kind in ("consultation", "curated"):
+        segment = quote(str(draw(_NUMBER)), safe="")
+        return f"/console/{'consultations' if kind == 'consultation' else 'curated'}/{segment}", {}
+    params = {"start": draw(_DAY), "end": draw(_DAY)}
+    if kind == "queue":
+        return "/console/queue", {**params, "page": str(draw(_NUMBER)), "low": draw(st.sampled_from(["1", "x"]))}
+    if kind == "export":
+        params |= {"kind": draw(st.sampled_from(["records", "counts", "x"])), "format": "csv"}
+    return f"/console/{kind}", params
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(request=_hostile_console_request())
+def test_no_console_page_answers_hostile_ids_pages_or_dates_with_a_5xx(
+    client: httpx.Client, request: tuple[str, dict[str, str]]
+) -> None:
+    if "pufa_console" not in client.cookies:
+        _staff(client)
+    path, params = request
+    response = client.get(path, params=params)
+    assert response.status_code < 500, (path, params, response.status_code)
