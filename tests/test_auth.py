@@ -219,3 +219,11 @@ def test_a_new_password_replaces_the_old(db_session: Session, user: ConsoleUser)
     with pytest.raises(LoginFailed):
         authenticate(db_session, "wang", PASSWORD, now=T0)
     assert authenticate(db_session, "wang", "another-long-password", now=T0) is user
+
+
+def test_control_characters_in_a_typed_name_are_counted_not_stored(db_session: Session, user: ConsoleUser) -> None:
+    """PostgreSQL refuses NUL in text: a name with one was a 500 there; now it is a plain failure."""
+    with pytest.raises(LoginFailed):
+        authenticate(db_session, "wang\x00\x01", "wrong password!", address="10.0.0.3\x00", now=T0)
+    assert list(db_session.scalars(select(LoginAttempts.username))) == ["wang"]
+    assert list(db_session.scalars(select(AddressAttempts.address))) == ["10.0.0.3"]

@@ -103,3 +103,12 @@ def test_empty_or_too_long_texts_are_refused_before_sending(
     with pytest.raises(FollowupError, match=message):
         _send(db_session, row, volunteer, api, text, T)
     assert api.tokens == [] and replies_for(db_session, row.id) == []
+
+
+def test_control_characters_are_dropped_before_sending_and_storing(
+    db_session: Session, row: Consultation, volunteer: ConsoleUser, api: FakeWeChatApi
+) -> None:
+    """PostgreSQL refuses NUL in text (the reply was sent, then its log row failed with a 500)."""
+    _send(db_session, row, volunteer, api, "您好\x00，请\x0b带上借条。", T + timedelta(hours=1))
+    assert api.sent[-1]["text"] == {"content": "您好，请带上借条。"}
+    assert [r.text for r in replies_for(db_session, row.id)] == ["您好，请带上借条。"]

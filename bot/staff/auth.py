@@ -19,6 +19,7 @@ from sqlalchemy import CursorResult, ForeignKey, String, delete, or_
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot.records.models import Base
+from bot.staff.plain_text import strip_xml_illegal
 from bot.staff.users import ConsoleUser, find_user, normalise_username, password_matches
 
 MAX_FAILURES = 5  # failed log-ins in a row before the name is locked
@@ -132,7 +133,7 @@ def authenticate(
     """
     at = _now(now)
     name = normalise_username(username)[:256]
-    address = address[:64] if address else None
+    address = strip_xml_illegal(address)[:64] if address else None
     until = _address_locked_until(session, address, at) if address else None
     if until is not None:
         raise LoginLocked(until, by_address=True)

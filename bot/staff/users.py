@@ -19,6 +19,7 @@ from sqlalchemy import String, select, true
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.records.models import Base
+from bot.staff.plain_text import strip_xml_illegal
 
 VOLUNTEER = "volunteer"
 STAFF = "staff"
@@ -62,8 +63,8 @@ class ConsoleUser(Base):
 
 def normalise_username(username: str) -> str:
     """Login names are compared after NFKC (full-width and other compatibility forms folded), case-
-    insensitively and without surrounding spaces."""
-    return unicodedata.normalize("NFKC", username).strip().lower()
+    insensitively, without surrounding spaces or control characters (PostgreSQL refuses NUL in text)."""
+    return strip_xml_illegal(unicodedata.normalize("NFKC", username)).strip().lower()
 
 
 @cache
@@ -107,7 +108,7 @@ def password_matches(user: ConsoleUser | None, password: str) -> bool:
 
 def find_user(session: Session, username: str) -> ConsoleUser | None:
     """The user with this login name; a name stored before NFKC normalisation is found as it was typed."""
-    names = dict.fromkeys((normalise_username(username), username.strip().lower()))
+    names = dict.fromkeys((normalise_username(username), strip_xml_illegal(username).strip().lower()))
     for name in names:
         user = session.scalars(select(ConsoleUser).where(ConsoleUser.username == name)).first()
         if user is not None:

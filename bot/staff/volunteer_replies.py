@@ -15,6 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from bot.answers.text import MAX_REPLY_BYTES
 from bot.records.followups import followup_openid
 from bot.records.models import Base, Consultation
+from bot.staff.plain_text import strip_xml_illegal
 from bot.staff.users import ConsoleUser
 from bot.wechat.customer_service import OUT_OF_WINDOW, WeChatApiError
 
@@ -57,7 +58,7 @@ def replies_for(session: Session, consultation_id: int) -> list[VolunteerReply]:
 
 
 def _checked_text(text: str) -> str:
-    text = text.strip()
+    text = strip_xml_illegal(text).strip()  # PostgreSQL refuses NUL; WeChat shows no control characters
     if not text:
         raise FollowupError("回复内容不能为空。")
     if len(text.encode("utf-8")) > MAX_REPLY_BYTES:
