@@ -331,3 +331,22 @@ def test_any_curated_answer_gives_a_sendable_reply(full_corpus: Corpus, data: st
     assert len(answer.text.encode()) <= MAX_REPLY_BYTES and answer.text.endswith(DISCLAIMER)
     cited_articles(answer.text, full_corpus)
     assert set(answer.cited) <= {a.key for a in articles}
+
+
+def test_a_village_law_answer_says_which_body_the_matter_goes_to(village_sample_corpus: Corpus) -> None:
+    """劳动仲裁 before a court for a dismissal; 交警's certificate for a crash; the three laws add nothing."""
+    fired = compose_answer("没签合同干了两年被辞退了能要啥", hits_for(village_sample_corpus, [82, 87], "劳动合同法"),
+                           corpus=village_sample_corpus, township=TOWNSHIP)  # fmt: skip
+    assert "去哪儿办：" in fired.text and "劳动仲裁" in fired.text and "《劳动争议调解仲裁法》第五条" in fired.text
+    assert fired.text.index("劳动仲裁") < fired.text.index("到法院起诉")
+    crash = compose_answer("骑电瓶车被小轿车撞了谁赔", hits_for(village_sample_corpus, [76], "道路交通安全法"),
+                           corpus=village_sample_corpus, township=TOWNSHIP)  # fmt: skip
+    assert "交警认定" in crash.text and "《道路交通安全法》第七十四条" in crash.text
+    for answer in (fired, crash):
+        assert_sendable(answer.text)
+        assert all(village_sample_corpus.get(law, n) for law, n in cited_articles(answer.text, village_sample_corpus))
+
+
+def test_the_three_laws_alone_add_no_body_line(full_corpus: Corpus) -> None:
+    answer = compose_answer(DEBT_QUESTION, hits_for(full_corpus, [675, 667]), corpus=full_corpus, township=TOWNSHIP)
+    assert "去哪儿办" not in answer.text

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.answers import replies
+from bot.answers.bodies import body_line
 from bot.answers.confidence import confidence, hit_strength
 from bot.answers.emergency import emergency_lines
 from bot.answers.excerpts import excerpt
@@ -233,13 +234,15 @@ def _strong_count(hits: Sequence[Hit]) -> int:
 
 def _fitting_tips(tips: Iterable[Tip], corpus: Corpus) -> Advice:
     """The advice line for a layout: only the tips whose article the reply quotes (advice that fits), and
-    those resting on the 人民调解法 (mediation fits every dispute)."""
+    those resting on the 人民调解法 (mediation fits every dispute); then the body line (bot/answers/bodies.py)."""
     known = [(tip.text, article) for tip in tips if (article := corpus.get(tip.law, tip.number)) is not None]
 
     def line(quoted: Sequence[Article]) -> str:
         keys = {a.key for a in quoted}
         fits = [(text, a) for text, a in known if a.key in keys or a.short_law == UNIVERSAL_TIPS_LAW]
-        return advice_line([(text, a.short_citation) for text, a in fits])
+        # Then where the matter goes when the law quoted sends it to another body (劳动仲裁, 交警, …).
+        lines = (advice_line([(text, a.short_citation) for text, a in fits]), body_line(quoted, corpus))
+        return "\n".join(text for text in lines if text)
 
     return line
 
