@@ -7,6 +7,7 @@ from pathlib import Path
 import docx
 import pytest
 
+from knowledge.corpus import load_corpus
 from knowledge.local_docs import LocalDocumentError, load_local_docs, read_local_doc
 
 RULES = """东山村村规民约
@@ -145,3 +146,29 @@ def test_same_title_twice_is_refused(tmp_path: Path) -> None:
 def test_missing_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LocalDocumentError, match="not a folder"):
         load_local_docs(tmp_path / "nowhere")
+
+
+# The opening articles of a State Council regulation that laws.db lacks, as staff would paste it from the
+# official text (README: "Regulations laws.db lacks"); a sample, not the whole regulation.
+WAGE_REGULATION = """保障农民工工资支付条例
+第一章 总则
+第一条 为了规范农民工工资支付行为，保障农民工按时足额获得工资，根据《中华人民共和国劳动法》及有关法律规定，制定本条例。
+第二条 保障农民工工资支付，适用本条例。
+本条例所称农民工，是指为用人单位提供劳动的农村居民。
+本条例所称工资，是指农民工为用人单位提供劳动后应当获得的劳动报酬。
+第三条 农民工有按时足额获得工资的权利。任何单位和个人不得拖欠农民工工资。
+"""
+
+
+def test_a_regulation_the_source_lacks_joins_the_township_corpus(tmp_path: Path) -> None:
+    """保障农民工工资支付条例 as a local document: its own name, chapter path and citations, beside the laws."""
+    folder = tmp_path / "local"
+    folder.mkdir()
+    _write(folder / "保障农民工工资支付条例.txt", WAGE_REGULATION)
+    corpus = load_corpus(("中华人民共和国劳动合同法", "中华人民共和国人民调解法"), local_dir=folder)
+    assert corpus.laws[-1] == "保障农民工工资支付条例"
+    article = corpus.get("《保障农民工工资支付条例》", 3)
+    assert article is not None and article.kind == "local" and article.path == ("第一章 总则",)
+    assert article.short_citation == "《保障农民工工资支付条例》第三条"
+    assert len(corpus.get("保障农民工工资支付条例", 2).paragraphs) == 3  # type: ignore[union-attr]
+    assert corpus.get("劳动合同法", 30) is not None  # the statutes are untouched
