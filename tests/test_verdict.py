@@ -210,6 +210,7 @@ def test_the_statistics_page_and_pufa_report_show_the_satisfaction_rate(
         engine_of(app.state.session_factory).dispose()
     assert re.search(r'id="n-satisfied">75%</b><span>满意率（4人次评价）', page), page[:3000]
     assert "群众评价答复4件，满意率75.0%" in page
+    assert "PUFA_LOCAL_DOCS_DIR" in page and "保障农民工工资支付条例" in page  # how staff add regulations laws.db lacks
     monkeypatch.setenv("PUFA_DATABASE_URL", db_url)
     capsys.readouterr()
     assert main(["report", "--year", str(datetime.now(st.REPORT_TZ).year)]) == 0
