@@ -9,15 +9,18 @@ mean over the folds of each fold's mean.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from indexing.evaluation import KS, RETRIEVERS, Question, mean_metrics, question_metrics
+from indexing.query import expand_question
 from indexing.rerank import LinearReranker
-from indexing.rerank_training import capture_examples, fit_reranker
+from indexing.rerank_training import Example, capture_examples, fit_reranker
 
 if TYPE_CHECKING:
+    from indexing.question_bank import QuestionBank
     from indexing.retrieval import Retriever
 
 SEED = 0
@@ -76,27 +79,63 @@ def cross_validate_retriever(retriever: Retriever, questions: Sequence[Question]
                              base: Sequence[Question] = (), retrievers: Sequence[str] = RETRIEVERS,
                              seed: int = SEED) -> dict[str, object]:  # fmt: skip
     """`pufa eval --cv`: each fold's questions searched by the retriever with a re-ranker fitted on
-    `base` (the written tuning questions) and the other folds; the retriever's own re-ranker is put back
-    after. The report has `evaluate`'s shape plus "cv": the folds' sizes and figures."""
-    examples = dict(zip(questions, capture_examples(retriever, questions), strict=True))
-    base_examples = capture_examples(retriever, base)
+    `base` (the written tuning questions) and the other folds, and with a question bank that holds none
+    of the fold's questions (the real questions are in the shipped bank). A training fold's features
+    come from a bank without that fold either, as `fold_examples` gives them. The retriever's own bank
+    and re-ranker are put back after. The report has `evaluate`'s shape plus "cv": each fold's size and
+    figures."""
+    dealt = deal_folds(len(questions), folds, seed)
+    folds_of = [[questions[i] for i in held] for held in dealt]
     depth = max(KS)
+    bank, kept = retriever.bank, retriever.reranker
 
     def fit(train: list[Question]) -> LinearReranker:
-        return fit_reranker(base_examples + [examples[q] for q in train])
+        held = next(n for n, fold in enumerate(folds_of) if fold[0] not in train)
+        others = [fold for n, fold in enumerate(folds_of) if n != held]
+        with _bank_without(retriever, folds_of[held]):
+            examples = capture_examples(retriever, base)
+        examples += [e for fold in others for e in fold_examples(retriever, fold, folds_of[held])]
+        return fit_reranker(examples)
+
+    fold_number = {q: n for n, fold in enumerate(folds_of) for q in fold}
+    fold_banks: dict[int, QuestionBank | None] = {}  # each fold's bank without it, made once
 
     def score(model: LinearReranker, question: Question) -> dict[str, Metrics]:
-        retriever.reranker = model
-        return {name: question_metrics([h.article.key for h in retriever.search(question.query, depth, name)],
-                                       question.gold) for name in retrievers}  # fmt: skip
+        n = fold_number[question]
+        if n not in fold_banks:
+            with _bank_without(retriever, folds_of[n]):
+                fold_banks[n] = retriever.bank
+        retriever.reranker, retriever.bank = model, fold_banks[n]
+        try:
+            return {name: question_metrics([h.article.key for h in retriever.search(question.query, depth, name)],
+                                           question.gold) for name in retrievers}  # fmt: skip
+        finally:
+            retriever.bank = bank  # every other step takes out questions from the whole bank
 
-    kept = retriever.reranker
     try:
         result = cross_validate(questions, folds, fit, score, seed)
     finally:
-        retriever.reranker = kept
+        retriever.bank, retriever.reranker = bank, kept
     return {
         "n": len(questions), "retrievers": result.mean(),
         "cv": {"folds": folds, "seed": seed, "fitted": "re-ranker", "base_questions": len(base),
                "per_fold": [{"n": f.size, "retrievers": f.metrics} for f in result.folds]},
     }  # fmt: skip
+
+
+def fold_examples(retriever: Retriever, fold: Sequence[Question], also_out: Sequence[Question] = ()) -> list[Example]:
+    """The re-ranker's examples for a fold's questions, searched with a question bank that holds none of
+    them (nor `also_out`'s): a question must not find itself among the bank's entries."""
+    with _bank_without(retriever, [*fold, *also_out]):
+        return capture_examples(retriever, fold)
+
+
+@contextmanager
+def _bank_without(retriever: Retriever, questions: Sequence[Question]) -> Iterator[None]:
+    bank = retriever.bank
+    if bank is not None:
+        retriever.bank = bank.without({expand_question(q.query.strip()) for q in questions})
+    try:
+        yield
+    finally:
+        retriever.bank = bank

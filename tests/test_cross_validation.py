@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 
 from indexing import cross_validation
 from indexing.cross_validation import FoldsError, cross_validate, cross_validate_retriever, deal_folds
 from indexing.evaluation import Question
+from indexing.query import expand_question
+from indexing.question_bank import QuestionBank
 from indexing.rerank import LinearReranker
 from indexing.rerank_training import Example
 from indexing.retrieval import Retriever
@@ -98,3 +101,31 @@ def test_retriever_cross_validation_refits_the_reranker_per_fold(
     assert [fold["n"] for fold in cv["per_fold"]] == [2, 2, 2]
     hybrid = [fold["retrievers"]["hybrid"]["recall@5"] for fold in cv["per_fold"]]
     assert report["retrievers"]["hybrid"]["recall@5"] == pytest.approx(sum(hybrid) / 3, abs=1e-4)  # type: ignore[index]
+
+
+def test_no_question_finds_itself_in_the_question_bank(mini_retriever: Retriever,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """With the questions in the bank (as the real ones are in the shipped bank), every search that
+    cross-validation makes, for fitting or for scoring, runs with a bank that lacks that question."""
+    bank = mini_retriever.bank
+    assert bank is not None
+    texts = [expand_question(q.query) for q in QUESTIONS]
+    vectors = np.vstack([mini_retriever.embed_question(q.query) for q in QUESTIONS])
+    keys = [sorted(q.gold)[0] for q in QUESTIONS]
+    with_them = QuestionBank(np.vstack([bank.vectors, vectors]), [*bank.keys, *keys], [*bank.texts, *texts])
+    monkeypatch.setattr(mini_retriever, "bank", with_them)
+    real_search = mini_retriever.search
+
+    present: dict[str, set[int]] = {q.query: set() for q in QUESTIONS}  # how many of them the bank held
+
+    def checking_search(question: str, *args: object, **kw: object) -> list[object]:
+        assert mini_retriever.bank is not None and expand_question(question) not in mini_retriever.bank.texts
+        present[question].add(len(set(texts) & set(mini_retriever.bank.texts)))
+        return real_search(question, *args, **kw)  # type: ignore[arg-type,return-value]
+
+    monkeypatch.setattr(mini_retriever, "search", checking_search)
+    cross_validate_retriever(mini_retriever, QUESTIONS, 3, retrievers=("hybrid",))
+    # Three folds of two: scored with the other two folds' four questions in the bank; as training
+    # questions, with the third fold's two (neither their own fold nor the one held out).
+    assert all(counts == {4, 2} for counts in present.values()), present
+    assert mini_retriever.bank is with_them

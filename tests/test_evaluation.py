@@ -14,6 +14,7 @@ from indexing.evaluation import (
     question_metrics,
     read_questions,
 )
+from indexing.question_bank import REAL_QUESTIONS
 
 
 def test_question_metrics_by_hand() -> None:
@@ -90,5 +91,5 @@ def test_unknown_laws_and_articles_refuse_the_file(tmp_path: Path, gold: dict[st
 
 def test_the_real_questions_file_fits_the_three_laws() -> None:
     """The copy of STARD's train split: 557 of its 924 rows are in the three laws."""
-    found = read_questions(Path(__file__).parent / "data" / "stard" / "train.jsonl", _Corpus())
+    found = read_questions(REAL_QUESTIONS, _Corpus())
     assert len(found.questions) == 557 and found.skipped == 924 - 557

@@ -14,6 +14,7 @@ from indexing.question_bank import (
     QuestionBank,
     QuestionFileError,
     WrittenQuestion,
+    load_real_questions,
     load_written_questions,
     questions_digest,
 )
@@ -129,3 +130,27 @@ def test_the_digest_follows_the_pairs() -> None:
 def test_the_shipped_file_loads() -> None:
     written = load_written_questions(DEFAULT_QUESTIONS)
     assert len(written) > 4000 and len({q.question for q in written}) == len(written)
+
+
+def test_real_questions_give_one_pair_per_labelled_article_of_the_three_laws(tmp_path: Path) -> None:
+    path = tmp_path / "real.jsonl"
+    rows = [{"query": "个体工商户的诉讼主体是什么？", "three_laws": True,
+             "gold": [{"law": "中华人民共和国民法典", "article": 54}, {"law": "中华人民共和国民法典", "article": 56}]},
+            {"query": "正当防卫", "three_laws": False, "gold": [{"law": "中华人民共和国刑法", "article": 20}]}]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    assert load_real_questions(path) == [WrittenQuestion(rows[0]["query"], "中华人民共和国民法典:54"),  # type: ignore[arg-type]
+                                         WrittenQuestion(rows[0]["query"], "中华人民共和国民法典:56")]  # type: ignore[arg-type]
+    path.write_text('{"query": "x", "gold": []}\n', encoding="utf-8")
+    with pytest.raises(QuestionFileError, match=r"real\.jsonl:1"):
+        load_real_questions(path)
+    shipped = load_real_questions()
+    assert len({q.question for q in shipped}) == 557 and len(shipped) > 557
+
+
+def test_a_bank_without_some_texts_drops_exactly_their_rows() -> None:
+    bank = _bank()
+    less = bank.without({"b", "e", "not there"})
+    assert less.texts == ("a", "c", "d") and less.keys == (LOAN, GIFT, GIFT)
+    np.testing.assert_array_equal(less.vectors, bank.vectors[[0, 2, 3]])
+    assert LEASE not in less.matches(less.nearest(_unit(0, 0, 1)), 5)
+    assert bank.without({"nothing"}) is bank

@@ -15,10 +15,10 @@ from bot.search import pipeline
 from bot.settings import Settings
 from indexing.cross_validation import cross_validate_retriever
 from indexing.evaluation import KS, RETRIEVERS, Question, evaluate, load_questions, read_questions
+from indexing.question_bank import REAL_QUESTIONS
 from indexing.retrieval import Retriever
 
 DEFAULT_QUESTIONS = Path("tests/data/dev_questions.jsonl")
-REAL_QUESTIONS = Path("tests/data/stard/train.jsonl")  # STARD's train split: real questions, MIT licence
 REAL_FOLDS = 5
 
 
