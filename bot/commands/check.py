@@ -216,4 +216,4 @@ def _say_table(path: Path, report: dict[str, object]) -> None:
     say(f"{'mean_reply_bytes':<20}{report['mean_reply_bytes']:>8}")
     by_topic: dict[str, float] = report["quotes_acceptable_by_topic"]  # type: ignore[assignment]
     for topic, share in by_topic.items():
-        say(f"  {topic:<16}{share:>8.1%}")
+        say(f"{share:>28.1%}  {topic}")  # topic last: CJK names would break a padded column
