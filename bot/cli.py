@@ -9,7 +9,11 @@ from collections.abc import Callable, Sequence
 from pydantic import ValidationError
 
 from bot.commands import bench, check, console, ops, retrieval
+from bot.commands.output import complain
+from bot.ops.backup import BackupError
 from bot.settings import Settings, SettingsError
+from bot.staff.statistics import PeriodError
+from bot.staff.users import UserError
 from indexing.build import IndexMismatchError, IndexMissingError
 from indexing.cross_validation import FoldsError
 from indexing.embedder import EmbedderConfigError, ModelNotAvailableError
@@ -18,11 +22,26 @@ from knowledge.corpus import CorpusError
 from knowledge.sources import SourceError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-USER_ERRORS = (QuestionFileError, FoldsError, IndexMismatchError, IndexMissingError, CorpusError, SourceError,
-               EmbedderConfigError, ModelNotAvailableError, SettingsError, ValidationError)
+# The one error path of every command: errors a user can fix (a bad file, setting or date, a missing index)
+# print their message, never a traceback, and exit with their code. Commands raise; none catches and prints.
+USER_ERRORS: dict[type[Exception], int] = {
+    QuestionFileError: 2,
+    FoldsError: 2,
+    IndexMismatchError: 2,
+    IndexMissingError: 2,
+    CorpusError: 2,
+    SourceError: 2,
+    EmbedderConfigError: 2,
+    ModelNotAvailableError: 2,
+    SettingsError: 2,
+    ValidationError: 2,
+    UserError: 2,
+    PeriodError: 2,
+    BackupError: 1,  # the input was fine; the copy or restore itself failed
+}
 
 
-def _add_serve(sub: argparse._SubParsersAction) -> None:
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the WeChat webhook server")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
@@ -50,10 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args, Settings())
-    except USER_ERRORS as exc:
-        # Errors a user can fix (bad file, missing index, bad setting): the message, not a traceback.
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except tuple(USER_ERRORS) as exc:
+        complain(f"pufa {args.command}: error: {exc}")
+        return next(code for kind, code in USER_ERRORS.items() if isinstance(exc, kind))
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ class DropQueryString(logging.Filter):
 
 
 class SkipAnsweredPushes(logging.Filter):
-    """Drops the access lines of pushes answered with 200: each has its turn line (bot.conversation.dialogue), which says
-    more, and formatting both cost a twentieth of a worker's CPU under load. Refusals and errors stay."""
+    """Drops the access lines of pushes answered with 200: each has its turn line (bot.conversation.dialogue),
+    which says more, and formatting both cost a twentieth of a worker's CPU under load. Refusals and errors
+    stay."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args

@@ -176,7 +176,7 @@ class Retriever:
         cited = [(key, score) for key, score in order if key in seen.direct]
         fused = [(key, score) for key, score in order if key not in seen.direct]
         head, tail = fused[:DEPTH], fused[DEPTH:]
-        if not head:
+        if not head or seen.cosines is None:  # nothing to re-rank, or no question vector to re-rank by
             return order
         rows = np.array([seen.dense[key][1] if key in seen.dense else self._dense_best_row(key, seen)
                          for key, _ in head])  # fmt: skip

@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -22,7 +24,7 @@ DEFAULT_QUESTIONS = Path("tests/data/dev_questions.jsonl")
 REAL_FOLDS = 5
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("build", help="build (or incrementally update) the statute index")
     p.set_defaults(handler=cmd_build)
 
@@ -44,19 +46,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_eval)
 
 
-def progress_bar(desc: str):  # type: ignore[no-untyped-def]
+def progress_bar(desc: str) -> Callable[[int, int], None]:
     """tqdm bars on stderr driven by (done, total) callbacks; a new bar for each phase (index chunks, then
     the question bank's written questions)."""
-    bar: tqdm | None = None
+    bar: tqdm[Any] | None = None
 
     def update(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
             bar = tqdm(total=total, desc=desc, unit="text", file=sys.stderr)
-        bar.n = done
-        bar.refresh()
+        current = bar
+        current.n = done
+        current.refresh()
         if done >= total:
-            bar.close()
+            current.close()
             bar = None
 
     return update
@@ -65,7 +68,7 @@ def progress_bar(desc: str):  # type: ignore[no-untyped-def]
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     start = time.perf_counter()
     manifest = pipeline.build(settings, progress=progress_bar("embedding"))
-    print(f"index: {settings.index_dir}  laws: {len(manifest.laws)}  chunks: {len(manifest.chunk_ids)}  "
+    say(f"index: {settings.index_dir}  laws: {len(manifest.laws)}  chunks: {len(manifest.chunk_ids)}  "
           f"re-embedded: {len(manifest.chunk_ids) - manifest.reused_vectors}  "
           f"time: {time.perf_counter() - start:.1f}s")
     return 0
@@ -75,18 +78,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     retriever = pipeline.open_retriever(settings, build_if_needed=True, progress=progress_bar("embedding"))
     hits = retriever.search(args.question, k=args.k, mode=args.mode)
     if args.json:
-        print(json.dumps([{
+        say(json.dumps([{
             "citation": h.article.citation, "path": list(h.article.path), "score": round(h.score, 4),
             "retrievers": list(h.retrievers), "dense_score": h.dense_score, "bm25_score": h.bm25_score,
         } for h in hits], ensure_ascii=False, indent=1))
         return 0
     if not hits:
-        print("没有找到相关条文。")
+        say("没有找到相关条文。")
     for rank, h in enumerate(hits, start=1):
         dense = f"{h.dense_score:.3f}" if h.dense_score is not None else "-"
-        print(f"{rank}. {h.article.citation}  [{' / '.join(h.article.path)}]")
-        print(f"   score {h.score:.4f}  dense {dense}  found by: {', '.join(h.retrievers) or '-'}")
-        print(f"   {h.article.text[:120].replace(chr(10), ' ')}{'……' if len(h.article.text) > 120 else ''}")
+        say(f"{rank}. {h.article.citation}  [{' / '.join(h.article.path)}]")
+        say(f"   score {h.score:.4f}  dense {dense}  found by: {', '.join(h.retrievers) or '-'}")
+        say(f"   {h.article.text[:120].replace(chr(10), ' ')}{'……' if len(h.article.text) > 120 else ''}")
     return 0
 
 

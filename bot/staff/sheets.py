@@ -21,8 +21,8 @@ from openpyxl.utils.exceptions import IllegalCharacterError
 from bot.answers.topics import CATEGORIES
 from bot.records.followups import SATISFACTION
 from bot.records.models import Consultation
-from bot.staff.reviews import VERDICTS
 from bot.staff.plain_text import strip_xml_illegal
+from bot.staff.reviews import VERDICTS
 from bot.staff.statistics import REPORT_TZ, Period, Summary
 
 Cell = str | int | float | datetime | None
@@ -109,11 +109,6 @@ def to_csv(sheet: Sheet) -> bytes:
     return out.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
-    """One worksheet per sheet; text is always stored as text, never as a formula.
-
-    Characters XML cannot hold are dropped (notes stored before they were refused may have them).
-    """
 class SheetError(ValueError):
     """A row that openpyxl refused; the message names the row and never shows its values."""
 
@@ -122,6 +117,11 @@ def _xml_safe(value: Cell) -> Cell:
     return strip_xml_illegal(value) if isinstance(value, str) else value
 
 
+def to_xlsx(sheets: Sequence[Sheet]) -> bytes:
+    """One worksheet per sheet; text is always stored as text, never as a formula.
+
+    Characters XML cannot hold are dropped (notes stored before they were refused may have them).
+    """
     book = Workbook()
     book.remove(book.worksheets[0])  # the default empty sheet
     for sheet in sheets:
