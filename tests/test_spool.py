@@ -100,6 +100,8 @@ def test_entries_of_a_killed_writer_are_replayed_and_its_cut_line_skipped(tmp_pa
         if writer.poll() is None:
             writer.kill()
         writer.wait()
+        if writer.stdout is not None:
+            writer.stdout.close()
 
 
 def test_appends_from_threads_do_not_interleave(tmp_path: Path) -> None:
