@@ -16,6 +16,7 @@ from sqlalchemy import (
     Float,
     Integer,
     String,
+    Table,
     Text,
     bindparam,
     delete,
@@ -92,7 +93,8 @@ class _Statements:
 
     def __init__(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        turns, rates, used = TurnClaim.__table__, RateWindow.__table__, UsedSignature.__table__
+        # Declarative models' __table__ is typed as a FromClause; it is a Table, which insert/update take.
+        turns, rates, used = (cast(Table, model.__table__) for model in (TurnClaim, RateWindow, UsedSignature))
         previous = rates.alias("previous")
         self.claim = (
             insert(turns)
