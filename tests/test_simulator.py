@@ -13,12 +13,13 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from bot.answers import replies
-from bot.answers.composer import compose_answer
+from bot.answers.composer import compose_answer, compose_card
 from bot.app import create_app, township_from_settings
+from bot.conversation.card_match import CardMatcher
 from bot.records.database import make_engine, make_session_factory
 from bot.records.models import Consultation, Event
 from bot.records.privacy import pseudonymize
-from bot.search.retrieval import RETRIEVAL_K
+from bot.search.retrieval import retrieve
 from bot.settings import Settings
 from indexing.retrieval import Retriever
 from tests.fixtures.web import (
@@ -95,8 +96,14 @@ def test_question_takes_the_webhook_path_and_is_recorded_as_simulator(
     openid = new_openid()
     result = send(simulator, openid, "text", QUESTION)
     township = township_from_settings(simulator.settings)
-    hits = live_retriever.search(QUESTION, k=RETRIEVAL_K)
-    expected = compose_answer(QUESTION, hits, corpus=live_retriever.corpus, township=township).text
+    found = retrieve(live_retriever, QUESTION)
+    corpus = live_retriever.corpus
+    card = CardMatcher(live_retriever.embed_question, corpus=corpus).match(found.vector, found.hits)
+    expected = (  # as the webhook composes: led by a situation card when one matches
+        compose_card(QUESTION, card.card, found.hits, corpus=corpus, township=township).text
+        if card is not None
+        else compose_answer(QUESTION, found.hits, corpus=corpus, township=township, legal=found.legal).text
+    )
     assert result == {"status": 200, "reply": expected}
     (row,), _ = stored(simulator, openid)
     assert (row.channel, row.question, row.reply) == ("simulator", QUESTION, expected)
