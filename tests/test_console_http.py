@@ -421,12 +421,12 @@ def test_control_characters_in_notes_never_break_the_xlsx_export(
 def test_changing_ones_own_password_ends_ones_other_sessions_but_not_this_one(
     console_server: LiveServer, console_db: Session
 ) -> None:
-    me = create_user(console_db, username="zhou", password=PASSWORD, role="staff")
-    other_staff = create_user(console_db, username="qian", password=PASSWORD, role="staff")
+    me = create_user(console_db, username="zhou_pw", password=PASSWORD, role="staff")
+    other_staff = create_user(console_db, username="qian_pw", password=PASSWORD, role="staff")
     clients = [httpx.Client(base_url=console_server.url, follow_redirects=False, timeout=10) for _ in range(3)]
     here, phone, colleague = clients
     try:
-        for client, name in ((here, "zhou"), (phone, "zhou"), (colleague, "qian")):
+        for client, name in ((here, "zhou_pw"), (phone, "zhou_pw"), (colleague, "qian_pw")):
             assert log_in(client, name).status_code == 303
         token = _token(here.get("/console/users").text)
         changed = here.post(f"/console/users/{me.id}", data={"csrf_token": token, "password": "a-new-long-passphrase"})
@@ -434,7 +434,7 @@ def test_changing_ones_own_password_ends_ones_other_sessions_but_not_this_one(
         assert here.get("/console/queue").status_code == 200  # the session that changed it goes on
         assert phone.get("/console/queue").status_code == 303  # the other one is logged out
         assert colleague.get("/console/queue").status_code == 200  # other users are untouched
-        assert log_in(phone, "zhou", "a-new-long-passphrase").status_code == 303
+        assert log_in(phone, "zhou_pw", "a-new-long-passphrase").status_code == 303
     finally:
         for client in clients:
             client.close()
