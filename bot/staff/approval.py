@@ -8,6 +8,7 @@ Any model that mixes in `Approval` gets the three columns; `decide` is the one w
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,9 +38,12 @@ class Approval:
         return STATUSES.get(self.status, self.status)
 
 
-def initial_status(author: ConsoleUser) -> str:
-    """Staff publish directly; anyone else proposes."""
-    return ACTIVE if author.is_staff else PROPOSED
+def initial_decision(author: ConsoleUser, at: datetime) -> dict[str, Any]:
+    """The approval columns of a new row: staff publish directly (and are its decider); anyone else
+    proposes, and nobody has decided yet."""
+    if author.is_staff:
+        return {"status": ACTIVE, "decided_by": author, "decided_at": at}
+    return {"status": PROPOSED, "decided_by": None, "decided_at": None}
 
 
 def decide(item: Approval, decision: str, *, staff: ConsoleUser, now: datetime | None = None) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot.answers.cards import Card, CardsDataError, missing_articles, parse_card
 from bot.records.models import Base
-from bot.staff.approval import ACTIVE, PROPOSED, Approval, decide, initial_status
+from bot.staff.approval import ACTIVE, PROPOSED, Approval, decide, initial_decision
 from bot.staff.plain_text import strip_xml_illegal
 from bot.staff.users import ConsoleUser
 
@@ -94,7 +94,6 @@ def propose_card_edit(
     if missing:
         raise CardEditError(f"card {card.id} cites articles not in the corpus: {', '.join(missing)}")
     at = now or datetime.now(UTC)
-    status = initial_status(author)
     edit = CardEdit(
         card_id=card.id,
         topic=card.topic,
@@ -103,9 +102,7 @@ def propose_card_edit(
         created_by=author,
         created_at=at,
         updated_at=at,
-        status=status,
-        decided_by=None if status == PROPOSED else author,
-        decided_at=None if status == PROPOSED else at,
+        **initial_decision(author, at),
     )
     session.add(edit)
     session.commit()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot.answers.topics import CATEGORIES
 from bot.records.models import Base
-from bot.staff.approval import ACTIVE, PROPOSED, Approval, decide, initial_status
+from bot.staff.approval import ACTIVE, Approval, decide, initial_decision
 from bot.staff.plain_text import strip_xml_illegal
 from bot.staff.users import ConsoleUser
 
@@ -83,7 +83,6 @@ def create_curated(
     """Store a curated answer: live at once when `author` is staff, else a proposal awaiting approval."""
     question, answer, keys = _checked(question, answer, article_keys, category)
     at = now or datetime.now(UTC)
-    status = initial_status(author)
     item = CuratedAnswer(
         question=question,
         answer=answer,
@@ -94,9 +93,7 @@ def create_curated(
         created_at=at,
         updated_by=author,
         updated_at=at,
-        status=status,
-        decided_by=None if status == PROPOSED else author,
-        decided_at=None if status == PROPOSED else at,
+        **initial_decision(author, at),
     )
     session.add(item)
     session.commit()
