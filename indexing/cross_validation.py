@@ -92,7 +92,7 @@ def cross_validate_retriever(retriever: Retriever, questions: Sequence[Question]
     def fit(train: list[Question]) -> LinearReranker:
         held = next(n for n, fold in enumerate(folds_of) if fold[0] not in train)
         others = [fold for n, fold in enumerate(folds_of) if n != held]
-        with _bank_without(retriever, folds_of[held]):
+        with bank_without(retriever, folds_of[held]):
             examples = capture_examples(retriever, base)
         examples += [e for fold in others for e in fold_examples(retriever, fold, folds_of[held])]
         return fit_reranker(examples)
@@ -103,7 +103,7 @@ def cross_validate_retriever(retriever: Retriever, questions: Sequence[Question]
     def score(model: LinearReranker, question: Question) -> dict[str, Metrics]:
         n = fold_number[question]
         if n not in fold_banks:
-            with _bank_without(retriever, folds_of[n]):
+            with bank_without(retriever, folds_of[n]):
                 fold_banks[n] = retriever.bank
         retriever.reranker, retriever.bank = model, fold_banks[n]
         try:
@@ -126,12 +126,13 @@ def cross_validate_retriever(retriever: Retriever, questions: Sequence[Question]
 def fold_examples(retriever: Retriever, fold: Sequence[Question], also_out: Sequence[Question] = ()) -> list[Example]:
     """The re-ranker's examples for a fold's questions, searched with a question bank that holds none of
     them (nor `also_out`'s): a question must not find itself among the bank's entries."""
-    with _bank_without(retriever, [*fold, *also_out]):
+    with bank_without(retriever, [*fold, *also_out]):
         return capture_examples(retriever, fold)
 
 
 @contextmanager
-def _bank_without(retriever: Retriever, questions: Sequence[Question]) -> Iterator[None]:
+def bank_without(retriever: Retriever, questions: Sequence[Question]) -> Iterator[None]:
+    """While open, the retriever's question bank lacks `questions` (real questions are in the default bank)."""
     bank = retriever.bank
     if bank is not None:
         retriever.bank = bank.without({expand_question(q.query.strip()) for q in questions})
