@@ -65,6 +65,8 @@ def test_contacts_fit_what_happened_not_only_the_topic(mini_corpus: Corpus) -> N
     """A dog bite is an injury too, but no traffic police; a beaten wife gets 110 and 妇联 12338."""
     bite = _reply(DOG_BITE, mini_corpus, (1245, 1179))
     assert "122" not in bite and "保险公司" not in bite
+    bumped = _reply("打篮球被人撞伤了腿，医药费找谁要", mini_corpus, (1165, 1179))  # 撞 without a vehicle
+    assert "122" not in bumped and "保险公司" not in bumped
     beaten = _reply(BEATEN, mini_corpus, (1042, 1079))
     assert "妇联维权热线12338" in beaten and "报警110" in beaten
 
