@@ -42,26 +42,28 @@ class LoginLocked(Exception):
         super().__init__(f"login locked until {until.isoformat()}")
 
 
-class LoginAttempts(Base):
+class _FailureCount:
+    """Mixin: a count of failed log-ins and the lock it led to."""
+
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+
+
+class LoginAttempts(_FailureCount, Base):
     """Failures per login name, whether or not the name exists (so locking reveals nothing either)."""
 
     __tablename__ = "console_login_attempts"
 
     username: Mapped[str] = mapped_column(String(256), primary_key=True)
-    failures: Mapped[int] = mapped_column(default=0)
-    last_failure_at: Mapped[datetime]
-    locked_until: Mapped[datetime | None]
 
 
-class AddressAttempts(Base):
+class AddressAttempts(_FailureCount, Base):
     """Failures per client address (as uvicorn reports it: behind the proxy, from X-Forwarded-For)."""
 
     __tablename__ = "console_login_addresses"
 
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
-    failures: Mapped[int] = mapped_column(default=0)
-    last_failure_at: Mapped[datetime]
-    locked_until: Mapped[datetime | None]
 
 
 class ConsoleSession(Base):
@@ -86,14 +88,14 @@ def _token_hash(token: str) -> str:
 
 def locked_until(session: Session, username: str, *, now: datetime | None = None) -> datetime | None:
     """When the lock on this name ends, or None if it may log in now."""
-    row = session.get(LoginAttempts, normalise_username(username)[:256])
-    if row is None or row.locked_until is None or row.locked_until <= _now(now):
-        return None
-    return row.locked_until
+    return _lock_end(session.get(LoginAttempts, normalise_username(username)[:256]), _now(now))
 
 
 def _address_locked_until(session: Session, address: str, at: datetime) -> datetime | None:
-    row = session.get(AddressAttempts, address)
+    return _lock_end(session.get(AddressAttempts, address), at)
+
+
+def _lock_end(row: _FailureCount | None, at: datetime) -> datetime | None:
     if row is None or row.locked_until is None or row.locked_until <= at:
         return None
     return row.locked_until
@@ -101,23 +103,24 @@ def _address_locked_until(session: Session, address: str, at: datetime) -> datet
 
 def _record_address_failure(session: Session, address: str, at: datetime) -> None:
     row = session.get(AddressAttempts, address) or AddressAttempts(address=address, failures=0, last_failure_at=at)
-    if row.last_failure_at < at - ADDRESS_WINDOW or (row.locked_until is not None and row.locked_until <= at):
-        row.failures, row.locked_until = 0, None  # a quiet quarter of an hour, or a lock served: count afresh
-    row.failures += 1
-    row.last_failure_at = at
-    if row.failures >= MAX_ADDRESS_FAILURES:
-        row.locked_until = at + LOCKOUT
-    session.add(row)
-    session.commit()
+    # A quiet quarter of an hour counts afresh too: failures add up for an address only when close together.
+    _count_failure(session, row, at, limit=MAX_ADDRESS_FAILURES, quiet_after=ADDRESS_WINDOW)
 
 
 def _record_failure(session: Session, name: str, at: datetime) -> None:
     row = session.get(LoginAttempts, name) or LoginAttempts(username=name, failures=0, last_failure_at=at)
-    if row.locked_until is not None and row.locked_until <= at:
-        row.failures, row.locked_until = 0, None  # an expired lock gives a fresh count
+    _count_failure(session, row, at, limit=MAX_FAILURES)
+
+
+def _count_failure(
+    session: Session, row: _FailureCount, at: datetime, *, limit: int, quiet_after: timedelta | None = None
+) -> None:
+    quiet = quiet_after is not None and row.last_failure_at < at - quiet_after
+    if quiet or (row.locked_until is not None and row.locked_until <= at):
+        row.failures, row.locked_until = 0, None  # an expired lock (or a quiet spell) gives a fresh count
     row.failures += 1
     row.last_failure_at = at
-    if row.failures >= MAX_FAILURES:
+    if row.failures >= limit:
         row.locked_until = at + LOCKOUT
     session.add(row)
     session.commit()
