@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from indexing.build import build_index, load_retriever
-from indexing.embedder import Embedder
+from indexing.embedder import Embedder, QueryEncoder
 from indexing.retrieval import Retriever
 from knowledge.corpus import Corpus
 
@@ -23,13 +23,14 @@ def peak_rss_mb() -> float:
 
 
 def benchmark_retrieval(corpus: Corpus, embedder: Embedder, questions: Sequence[str],
-                        rounds: int = 3) -> dict[str, float]:
-    """Build the corpus' index from scratch in a temp dir, then time each question `rounds` times."""
+                        rounds: int = 3, plain: QueryEncoder | None = None) -> dict[str, float]:
+    """Build the corpus' index from scratch in a temp dir, then time each question `rounds` times.
+    `plain`: the plain question encoder the re-ranker reads, as served (`indexing.plain_encoder`)."""
     with tempfile.TemporaryDirectory(prefix="pufa-bench-") as tmp:
         start = time.perf_counter()
         build_index(corpus, embedder, Path(tmp) / "index")
         build_s = time.perf_counter() - start
-        retriever = load_retriever(Path(tmp) / "index", corpus, embedder)
+        retriever = load_retriever(Path(tmp) / "index", corpus, embedder, plain=plain)
         retriever.search(questions[0])  # warm-up: first call loads jieba's dictionary
         rerank_ms = _time_reranking(retriever)
         timings = []

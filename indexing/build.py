@@ -29,7 +29,7 @@ from knowledge.chunking import Chunk, chunk_articles
 from knowledge.corpus import Corpus
 
 if TYPE_CHECKING:
-    from indexing.embedder import Embedder, QuestionSide
+    from indexing.embedder import Embedder, QueryEncoder, QuestionSide
     from indexing.rerank import Reranker
     from indexing.retrieval import Retriever
 
@@ -232,13 +232,15 @@ def _shipped_on_topic(model_id: str) -> OnTopicModel | None:
 def load_retriever(index_dir: Path, corpus: Corpus, embedder: QuestionSide, *,
                    reranker: Reranker | None = None,
                    on_topic: OnTopicModel | None = None,
-                   questions: Sequence[WrittenQuestion] | None = None) -> Retriever:  # fmt: skip
+                   questions: Sequence[WrittenQuestion] | None = None,
+                   plain: QueryEncoder | None = None) -> Retriever:  # fmt: skip
     """Load a built index for the given corpus and model, ready to answer questions.
 
     `reranker`: reorders hybrid search's candidates; None = the trained weights of `indexing.rerank`.
     `on_topic`: tells legal questions from other messages; None = the trained weights of
     `indexing.on_topic` when they were fitted on this embedder's question vectors (else no model).
     `questions`: the written questions the index's question bank must hold (default: the shipped ones).
+    `plain`: the document model's own question encoder, for the re-ranker (`indexing.plain_encoder`).
     """
     from indexing.rerank import LinearReranker
     from indexing.retrieval import Retriever
@@ -251,7 +253,7 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: QuestionSide, *,
     chunks = chunk_articles(corpus.articles)
     if tuple(c.id for c in chunks) != manifest.chunk_ids:
         raise IndexMismatchError(index_dir, "chunking", "current chunk ids", "other chunk ids")
-    return Retriever(
+    retriever = Retriever(
         corpus=corpus,
         chunks=chunks,
         vectors=VectorIndex.load(index_dir / VECTORS, index_dir / PENALTIES),
@@ -261,3 +263,5 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: QuestionSide, *,
         reranker=reranker if reranker is not None else LinearReranker.load(),
         on_topic=on_topic,
     )
+    retriever.use_plain_encoder(plain)
+    return retriever

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-EXPORT_VERSION = 2  # bump when the export or quantisation below changes
+EXPORT_VERSION = 3  # bump when the export or quantisation below changes
 MODEL_FILE = "query-int8.onnx"
+SETTINGS_FILE = "encoder.json"  # the prompt and lengths a process without the model needs
 TOKENIZER_FILE = "tokenizer.json"
 MANIFEST_FILE = "export.json"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -70,6 +71,9 @@ def export_query_model(
         _export_float(transformer, float_model)
         _quantize(float_model, staging / MODEL_FILE)
         (staging / TOKENIZER_FILE).write_text(model.tokenizer.backend_tokenizer.to_str(), encoding="utf-8")
+        settings = {"prompt": (getattr(model, "prompts", None) or {}).get("query", ""),
+                    "max_length": model.max_seq_length or 512, "pad_id": model.tokenizer.pad_token_id or 0}
+        (staging / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
         (staging / MANIFEST_FILE).write_text(json.dumps(wanted), encoding="utf-8")
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -101,6 +105,16 @@ class OnnxQueryEncoder:
         self.length_spread = LENGTH_SPREAD  # scripts/bench_encoder_groups.py varies it
         self._prompt = prompt
         self._wants_token_types = "token_type_ids" in {i.name for i in self._session.get_inputs()}
+
+    @classmethod
+    def from_export(cls, export_dir: Path, model_id: str, *, threads: int = 1) -> OnnxQueryEncoder | None:
+        """The encoder of `export_query_model`'s export of `model_id`, with no need of the model itself;
+        None when that export is not there (or is of another model or version)."""
+        if _read_manifest(export_dir) != {"model_id": model_id, "export_version": EXPORT_VERSION}:
+            return None
+        settings = json.loads((export_dir / SETTINGS_FILE).read_text(encoding="utf-8"))
+        return cls(export_dir, prompt=str(settings["prompt"]), max_length=int(settings["max_length"]),
+                   pad_id=int(settings["pad_id"]), threads=threads)  # fmt: skip
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 unit vectors; the prompt is prepended here.
@@ -202,8 +216,11 @@ def _quantize(source: Path, target: Path) -> None:
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
+        # Gather: the word-embedding table (250k tokens × 384 floats) is most of the file; int8 takes
+        # it from 428 to 140 MB a process, at the same mean cosine to the float model (0.9992 over 200
+        # pool questions) and the same speed.
         quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=_PER_CHANNEL,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=_float_matmuls(source))
+                         op_types_to_quantize=["MatMul", "Gather"], nodes_to_exclude=_float_matmuls(source))
     finally:
         root.removeHandler(silent)
         root.setLevel(level)

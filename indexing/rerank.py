@@ -49,6 +49,15 @@ FEATURES = (
     "covered_x_bm25_rank",  # best raw coverage among the candidates × log BM25 rank
     "covered_x_dense_rank",
     "covered_x_bank_rank",
+    # Real people's questions in the question bank that cite the article: laypeople's troubles lead to
+    # some articles (违约责任, 相邻关系) far more often than to their neighbours.
+    "cited",  # log(1 + their number)
+    "ever_cited",  # 1 if any
+    # The bundled model's own question side, without the adapter fitted on written questions: on real
+    # questions it ranks articles differently, and often better (`indexing.plain_encoder`).
+    "plain",  # raw cosine of the article's best chunk
+    "plain_gap",  # that cosine minus the best article's in the whole corpus
+    "plain_rank",  # log rank among all articles
 )
 
 
@@ -69,6 +78,16 @@ class Signals(NamedTuple):
     raw_coverage: float
     title_overlap: float
     length: int
+    cited: int  # real questions in the question bank citing the article
+    plain: PlainScore | None  # None: no plain encoder (its features are missing)
+
+
+class PlainScore(NamedTuple):
+    """The plain question encoder's view of one article."""
+
+    cosine: float  # of the article's best chunk
+    gap: float  # that cosine minus the best article's in the corpus (≤ 0)
+    rank: int  # 0-based, among all articles
 
 
 def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
@@ -83,6 +102,7 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
     bank = [c.bank_cosine for c in candidates if c.bank_cosine is not None]
     best_bank, worst_bank = (max(bank), min(bank)) if bank else (0.0, 0.0)
     no_bank = [math.nan] * 3
+    no_plain = (math.nan,) * 3
     return np.array([
         [
             c.fused, math.log(position + 1), c.dense, c.dense - best_dense, c.margin, c.margin - best_margin,
@@ -93,6 +113,8 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
             *(strength * rank for strength in (lexical, covered)
               for rank in (_log_rank(c.bm25_rank), _log_rank(c.dense_rank),
                            math.nan if c.bank_share is None else _log_rank(c.bank_rank))),
+            math.log1p(c.cited), float(c.cited > 0),
+            *((c.plain.cosine, c.plain.gap, math.log(c.plain.rank + 1)) if c.plain is not None else no_plain),
         ]
         for position, c in enumerate(candidates)
     ])  # fmt: skip

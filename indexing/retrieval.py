@@ -17,9 +17,10 @@ from indexing.fusion import reciprocal_rank_fusion
 from indexing.keyword_index import KeywordIndex, tokenize
 from indexing.multi_question import interleave, question_parts
 from indexing.on_topic import OnTopicModel
+from indexing.plain_encoder import PlainScorer
 from indexing.query import expand_question
 from indexing.question_bank import BankMatch, QuestionBank
-from indexing.rerank import DEPTH, Reranker, Signals, feature_matrix, overlap
+from indexing.rerank import DEPTH, PlainScore, Reranker, Signals, feature_matrix, overlap
 from indexing.vector_index import VectorIndex
 from knowledge.articles import Article
 from knowledge.chunking import Chunk
@@ -27,7 +28,7 @@ from knowledge.citations import find_citations
 from knowledge.corpus import Corpus
 
 if TYPE_CHECKING:
-    from indexing.embedder import QuestionSide
+    from indexing.embedder import QueryEncoder, QuestionSide
 
 MODES = ("hybrid", "bm25", "dense", "bank")
 CANDIDATES = 50  # articles each retriever contributes to fusion
@@ -81,6 +82,7 @@ class Retriever:
         self.bank = bank  # None: no written questions to compare with
         self.reranker = reranker  # None: hybrid search keeps the fused order
         self.on_topic = on_topic  # None: every message counts as a legal question
+        self.plain: PlainScorer | None = None  # `use_plain_encoder`
         self._article_of_row = tuple(chunk.article_key for chunk in self.chunks)  # read per row per search
         self._rows_of: dict[str, list[int]] = {}  # every chunk of the article
         self._part_rows_of: dict[str, list[int]] = {}  # its parts, without its sentence chunks
@@ -96,6 +98,10 @@ class Retriever:
         self._articles = {article.key: article for article in corpus.articles}
         self._length_of = {article.key: sum(map(len, article.paragraphs)) for article in corpus.articles}
         self._default_law = next((law for law in corpus.laws if law.endswith("民法典")), None)
+
+    def use_plain_encoder(self, encoder: QueryEncoder | None) -> None:
+        """Let the re-ranker read the plain question encoder's view (`indexing.plain_encoder`); None: not."""
+        self.plain = PlainScorer(encoder, self.vectors.vectors, self._article_of_row) if encoder else None
 
     def embed_question(self, question: str) -> np.ndarray:
         """The (dim,) unit vector dense search uses for `question` (after the lexicon expansion).
@@ -165,11 +171,12 @@ class Retriever:
         cosines = self.vectors.cosines(query, self._rows_of_all(reach)) if query is not None else None
         seen = _Seen(query=query, cosines=cosines, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited)
         if mode == "hybrid" and self.reranker is not None:
-            order = self._reranked(order, seen, rankings, frozenset(words), frozenset(typed_words))
+            context = _Words(expanded=frozenset(words), typed=frozenset(typed_words))
+            order = self._reranked(question, order, seen, rankings, context)
         return [self._hit(key, score, seen) for key, score in order[:k]]
 
-    def _reranked(self, order: list[tuple[str, float]], seen: _Seen, rankings: dict[str, list[str]],
-                  words: frozenset[str], typed_words: frozenset[str]) -> list[tuple[str, float]]:  # fmt: skip
+    def _reranked(self, question: str, order: list[tuple[str, float]], seen: _Seen,
+                  rankings: dict[str, list[str]], words: _Words) -> list[tuple[str, float]]:  # fmt: skip
         """Direct citations stay first; the next DEPTH articles in the re-ranker's order (scored by it),
         the rest after with score 0."""
         assert self.reranker is not None and seen.query is not None
@@ -183,19 +190,20 @@ class Retriever:
         cosines = seen.cosines[rows]
         margins = cosines - self.vectors.penalties[rows]
         ranks = {name: {key: rank for rank, key in enumerate(ranking)} for name, ranking in rankings.items()}
-        context = _Words(expanded=words, typed=typed_words)
-        bank_cosines = self._bank_cosines(seen, [key for key, _ in head])
+        keys = [key for key, _ in head]
+        bank_cosines = self._bank_cosines(seen, keys)
+        plain = self.plain.scores(question, keys) if self.plain is not None else [None] * len(keys)
         signals = [
-            self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, context, bank_cosines)
-            for (key, fused_score), cosine, margin in zip(head, cosines, margins, strict=True)
+            self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, words, bank_cosines, view)
+            for (key, fused_score), cosine, margin, view in zip(head, cosines, margins, plain, strict=True)
         ]
         scores = self.reranker.scores(feature_matrix(signals))
         reranked = [(head[i][0], float(scores[i])) for i in np.argsort(-scores, kind="stable")]
         return cited + reranked + [(key, 0.0) for key, _ in tail]
 
     def _signals(self, key: str, fused: float, cosine: float, margin: float, seen: _Seen,
-                 ranks: dict[str, dict[str, int]], words: _Words,
-                 bank_cosines: dict[str, float]) -> Signals:  # fmt: skip
+                 ranks: dict[str, dict[str, int]], words: _Words, bank_cosines: dict[str, float],
+                 plain: PlainScore | None) -> Signals:  # fmt: skip
         article, terms = self._articles[key], self._terms_of[key]
         bank_match = seen.bank.get(key)
         bank_share = bank_match.share if bank_match else 0.0
@@ -206,7 +214,8 @@ class Retriever:
             bank_cosine=bank_cosines.get(key), bank_rank=ranks["bank"].get(key),
             coverage=overlap(words.expanded, terms), raw_coverage=overlap(words.typed, terms),
             title_overlap=overlap(words.expanded, self._title_words[article.path]),
-            length=self._length_of[key],
+            length=self._length_of[key], cited=self.bank.citations[key] if self.bank is not None else 0,
+            plain=plain,
         )  # fmt: skip
 
     def _bank_matches(self, query: np.ndarray) -> dict[str, BankMatch]:

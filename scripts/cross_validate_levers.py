@@ -24,8 +24,7 @@ from collections.abc import Callable, Sequence
 import common
 
 import indexing.retrieval as retrieval_module
-from bot.search.pipeline import open_corpus, open_embedder
-from indexing.build import load_retriever
+from bot.search.pipeline import open_corpus, open_retriever
 from indexing.cross_validation import SEED, deal_folds
 from indexing.evaluation import Question, load_questions, mean_metrics, question_metrics, read_questions
 from indexing.multi_question import interleave, question_parts
@@ -99,7 +98,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = common.settings(args)
     corpus = open_corpus(settings)
-    retriever = load_retriever(settings.index_dir, corpus, open_embedder(settings), reranker=FeatureRecorder())
+    retriever = open_retriever(settings, reranker=FeatureRecorder())
     dev = load_questions(common.SOURCE)
     tune = [q for q in dev if q.split == "tune"]
     heldout = [q for q in dev if q.split == "heldout"]

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import common
 
-from bot.search.pipeline import open_corpus, open_embedder
-from indexing.build import load_retriever
+from bot.search.pipeline import open_corpus, open_retriever
 from indexing.cross_validation import SEED, cross_validate_retriever, deal_folds, fold_examples
 from indexing.evaluation import Question, read_questions
 from indexing.question_bank import REAL_QUESTIONS
@@ -46,7 +45,7 @@ def main() -> None:
     settings = common.settings(args)
     corpus = open_corpus(settings)
     # The weights being replaced may not fit this version's features: search without them.
-    retriever = load_retriever(settings.index_dir, corpus, open_embedder(settings), reranker=FeatureRecorder())
+    retriever = open_retriever(settings, reranker=FeatureRecorder())
     tune_questions = common.tune_questions()
     real_questions = read_questions(REAL, corpus).questions
     cross_validate(retriever, tune_questions, real_questions)

@@ -138,8 +138,8 @@ def test_real_questions_give_one_pair_per_labelled_article_of_the_three_laws(tmp
              "gold": [{"law": "中华人民共和国民法典", "article": 54}, {"law": "中华人民共和国民法典", "article": 56}]},
             {"query": "正当防卫", "three_laws": False, "gold": [{"law": "中华人民共和国刑法", "article": 20}]}]
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
-    assert load_real_questions(path) == [WrittenQuestion(rows[0]["query"], "中华人民共和国民法典:54"),  # type: ignore[arg-type]
-                                         WrittenQuestion(rows[0]["query"], "中华人民共和国民法典:56")]  # type: ignore[arg-type]
+    assert load_real_questions(path) == [WrittenQuestion(rows[0]["query"], "中华人民共和国民法典:54", real=True),  # type: ignore[arg-type]
+                                         WrittenQuestion(rows[0]["query"], "中华人民共和国民法典:56", real=True)]  # type: ignore[arg-type]
     path.write_text('{"query": "x", "gold": []}\n', encoding="utf-8")
     with pytest.raises(QuestionFileError, match=r"real\.jsonl:1"):
         load_real_questions(path)
@@ -154,3 +154,38 @@ def test_a_bank_without_some_texts_drops_exactly_their_rows() -> None:
     np.testing.assert_array_equal(less.vectors, bank.vectors[[0, 2, 3]])
     assert LEASE not in less.matches(less.nearest(_unit(0, 0, 1)), 5)
     assert bank.without({"nothing"}) is bank
+
+
+def test_citations_count_the_real_questions_of_each_article_and_follow_the_bank() -> None:
+    vectors = np.stack([_unit(1, 0, 0), _unit(0.9, 0.1, 0), _unit(0.8, 0.2, 0), _unit(0, 1, 0)])
+    bank = QuestionBank(vectors, [LOAN, LOAN, LOAN, GIFT], ["written", "real a", "real b", "real c"],
+                        [False, True, True, True])
+    assert (bank.citations[LOAN], bank.citations[GIFT], bank.citations[LEASE]) == (2, 1, 0)
+    less = bank.without({"real a", "real c"})  # cross-validation takes a fold's questions out
+    assert (less.citations[LOAN], less.citations[GIFT]) == (1, 0)
+    assert less.real == (False, True)
+    with pytest.raises(ValueError, match="real flags"):
+        QuestionBank(vectors, [LOAN] * 4, ["a", "b", "c", "d"], [True])
+
+
+def test_real_flags_survive_saving_and_mark_the_digest(tmp_path: Path) -> None:
+    vectors = np.stack([_unit(1, 0, 0), _unit(0, 1, 0)])
+    QuestionBank(vectors, [LOAN, GIFT], ["written", "real"], [False, True]).save(tmp_path)
+    loaded = QuestionBank.load(tmp_path)
+    assert loaded.real == (False, True) and loaded.citations[GIFT] == 1
+    # An index saved before real rows were marked has a different digest, so it is rebuilt.
+    marked, unmarked = WrittenQuestion("借钱", LOAN, real=True), WrittenQuestion("借钱", LOAN)
+    assert questions_digest([marked]) != questions_digest([unmarked])
+    rows = json.loads((tmp_path / "question_bank.json").read_text(encoding="utf-8"))
+    (tmp_path / "question_bank.json").write_text(json.dumps([{"article": r["article"], "text": r["text"]}
+                                                              for r in rows]), encoding="utf-8")  # fmt: skip
+    assert QuestionBank.load(tmp_path).real == (False, False)
+
+
+def test_the_default_bank_marks_only_the_real_questions() -> None:
+    from indexing.question_bank import default_bank_questions
+
+    questions = default_bank_questions()
+    real = {q.question for q in questions if q.real}
+    assert real == {q.question for q in load_real_questions()}
+    assert not real & {q.question for q in load_written_questions()}

@@ -17,6 +17,7 @@ from indexing.rerank import (
     DEPTH,
     FEATURES,
     LinearReranker,
+    PlainScore,
     Signals,
     WeightsFileError,
     feature_matrix,
@@ -31,7 +32,8 @@ def _signals(**changes: object) -> Signals:
     values: dict[str, object] = {
         "fused": 0.02, "dense": 0.8, "margin": 0.01, "bm25": 10.0, "bm25_rank": 0, "dense_rank": 0,
         "bank_share": 0.6, "bank_cosine": 0.9, "bank_rank": 0,
-        "coverage": 0.5, "raw_coverage": 0.25, "title_overlap": 0.0, "length": 99,
+        "coverage": 0.5, "raw_coverage": 0.25, "title_overlap": 0.0, "length": 99, "cited": 0,
+        "plain": PlainScore(0.85, 0.0, 0),
     }  # fmt: skip
     values.update(changes)
     return Signals(**values)  # type: ignore[arg-type]
@@ -196,3 +198,25 @@ def test_question_strengths_weigh_each_retrievers_rank() -> None:
     blind = feature_matrix([_signals(bank_share=None, bank_rank=None)])[0]
     assert math.isnan(blind[FEATURES.index("lexical_x_bank_rank")])
     assert math.isnan(blind[FEATURES.index("covered_x_bank_rank")])
+
+
+def test_citation_and_plain_encoder_features() -> None:
+    matrix = feature_matrix([_signals(cited=3), _signals(cited=0, plain=PlainScore(0.8, -0.05, 6))])
+    column = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
+    np.testing.assert_allclose(column["cited"], [math.log(4), 0.0])
+    np.testing.assert_allclose(column["ever_cited"], [1.0, 0.0])
+    np.testing.assert_allclose(column["plain"], [0.85, 0.8])
+    np.testing.assert_allclose(column["plain_gap"], [0.0, -0.05])
+    np.testing.assert_allclose(column["plain_rank"], [0.0, math.log(7)])
+
+
+def test_without_the_plain_encoder_its_features_count_as_their_mean() -> None:
+    reranker = LinearReranker(np.full(len(FEATURES), 0.5), np.full(len(FEATURES), 2.0),
+                              np.linspace(-1, 1, len(FEATURES)), 0.1)  # fmt: skip
+    blind = feature_matrix([_signals(plain=None), _signals(plain=None, dense=0.6)])
+    plain_columns = [FEATURES.index(name) for name in ("plain", "plain_gap", "plain_rank")]
+    assert np.isnan(blind[:, plain_columns]).all()
+    assert np.isfinite(np.delete(blind, plain_columns, axis=1)).all()
+    at_mean = blind.copy()
+    at_mean[:, plain_columns] = 0.5
+    np.testing.assert_allclose(reranker.scores(blind), reranker.scores(at_mean))

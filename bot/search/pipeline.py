@@ -18,7 +18,10 @@ from indexing.embedder import (
     QuestionEmbedder,
     QuestionSide,
 )
+from indexing.onnx_encoder import OnnxQueryEncoder
+from indexing.plain_encoder import export_plain_encoder, load_plain_encoder
 from indexing.query_adapter import default_adapter_dir
+from indexing.rerank import Reranker
 from indexing.retrieval import Retriever
 from indexing.static_encoder import default_table_dir
 from knowledge.corpus import Corpus, load_corpus
@@ -56,32 +59,58 @@ def open_question_side(settings: Settings) -> QuestionSide:
 
 
 def build(settings: Settings, progress: Progress | None = None) -> Manifest:
-    """Build or incrementally rebuild the index configured by settings."""
+    """Build or incrementally rebuild the index configured by settings, and export the plain encoder."""
     with StatuteDB() as db:  # a status correction for a law the source lacks is a stale file: fail early
         db.check_overrides()
     corpus = open_corpus(settings)
     check_shipped_cards(corpus)  # a card citing an absent article, or a malformed card file, stops the build
-    return build_index(corpus, open_embedder(settings), settings.index_dir, progress=progress)
+    embedder = open_embedder(settings)
+    manifest = build_index(corpus, embedder, settings.index_dir, progress=progress)
+    if wants_plain_encoder(settings):
+        export_plain_encoder(embedder, settings.model_cache_dir)
+    return manifest
+
+
+def wants_plain_encoder(settings: Settings) -> bool:
+    """Whether the re-ranker reads the plain encoder: only the bundled model's questions go through an
+    adapter (without one, the question side is the plain encoder already)."""
+    return settings.query_adapter and settings.embedding_model is None
+
+
+def open_plain_encoder(settings: Settings, document_model_id: str) -> OnnxQueryEncoder | None:
+    """The plain question encoder (`indexing.plain_encoder`), exported first when missing (that takes the
+    whole model, once); None when the configuration does not use it."""
+    if not wants_plain_encoder(settings) or not document_model_id:  # an index from before the id was kept
+        return None
+    encoder = load_plain_encoder(settings.model_cache_dir, document_model_id)
+    if encoder is None:
+        log.info("exporting the plain question encoder (once)")
+        export_plain_encoder(open_embedder(settings), settings.model_cache_dir)
+        encoder = load_plain_encoder(settings.model_cache_dir, document_model_id)
+    return encoder
 
 
 def open_retriever(
     settings: Settings, *, build_if_needed: bool = False, progress: Progress | None = None,
-    answering_only: bool = False,
+    answering_only: bool = False, reranker: Reranker | None = None,
 ) -> Retriever:
     """Load the configured index. With build_if_needed, a missing or outdated index is (re)built
     first — incrementally, so a changed 村规民约 file re-embeds only its own chunks.
 
     `answering_only`: questions are encoded by what answering needs alone (`open_question_side`): with the
     default model its token table, without torch or the model's weights (0.6 GB instead of 1.8 GB a
-    process), which is then loaded only to build the index.
+    process), which is then loaded only to build the index. `reranker`: instead of the shipped weights
+    (the training scripts record features with `indexing.rerank_training.FeatureRecorder`).
     """
     corpus = open_corpus(settings)
     side = open_question_side(settings) if answering_only else open_embedder(settings)
     try:
-        return load_retriever(settings.index_dir, corpus, side)
+        retriever = load_retriever(settings.index_dir, corpus, side, reranker=reranker)
     except (IndexMissingError, IndexMismatchError):
         if not build_if_needed:
             raise
-    embedder = side if isinstance(side, Embedder) else open_embedder(settings)
-    build_index(corpus, embedder, settings.index_dir, progress=progress)
-    return load_retriever(settings.index_dir, corpus, side)
+        embedder = side if isinstance(side, Embedder) else open_embedder(settings)
+        build_index(corpus, embedder, settings.index_dir, progress=progress)
+        retriever = load_retriever(settings.index_dir, corpus, side, reranker=reranker)
+    retriever.use_plain_encoder(open_plain_encoder(settings, Manifest.read(settings.index_dir).document_model_id))
+    return retriever

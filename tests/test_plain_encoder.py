@@ -1,0 +1,73 @@
+"""The plain question encoder: its export, and its view of each candidate article for the re-ranker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexing.embedder import Embedder
+from indexing.onnx_encoder import OnnxQueryEncoder
+from indexing.plain_encoder import PlainScorer, load_plain_encoder
+from indexing.rerank import FEATURES, PlainScore
+from indexing.rerank_training import FeatureRecorder
+from indexing.retrieval import Retriever
+
+CIVIL = "中华人民共和国民法典"
+
+
+class _Fixed:
+    """An encoder that gives one vector whatever the question (the scorer's arithmetic is under test)."""
+
+    def __init__(self, vector: Sequence[float]) -> None:
+        self.vector = np.asarray(vector, dtype=np.float32)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return np.tile(self.vector, (len(texts), 1))
+
+
+def test_each_article_is_seen_through_its_best_chunk_and_ranked_among_all() -> None:
+    vectors = np.array([[1, 0], [0, 1], [0.6, 0.8], [0.8, 0.6], [-1, 0]], dtype=np.float32)
+    rows = ["民法典:2", "民法典:1", "民法典:2", "民法典:3", "民法典:1"]  # rows of one article need not be together
+    scorer = PlainScorer(_Fixed([1, 0]), vectors, rows)
+    views = scorer.scores("借钱不还", ["民法典:3", "民法典:1", "民法典:2"])
+    assert views == [PlainScore(pytest.approx(0.8), pytest.approx(-0.2), 1),  # type: ignore[arg-type]
+                     PlainScore(0.0, -1.0, 2), PlainScore(1.0, 0.0, 0)]
+
+
+def test_the_export_encodes_like_the_float_model(plain_encoder: OnnxQueryEncoder, embedder: Embedder) -> None:
+    questions = ["邻居借了我五千块钱一直不还怎么办", "老人没人赡养怎么办"]
+    plain = plain_encoder.encode(questions)
+    float_model = embedder.model.encode(questions, prompt_name="query", normalize_embeddings=True)
+    assert plain.shape == (2, embedder.dim)
+    assert np.all(np.sum(plain * float_model, axis=1) > 0.98)
+    # The adapted question side (what dense search uses) is another encoder: the plain one is not it.
+    adapted = embedder.encode_queries(questions, reference=True)
+    assert np.all(np.sum(plain * adapted, axis=1) < 0.99)
+
+
+def test_without_an_export_there_is_no_plain_encoder(tmp_path: Path, embedder: Embedder,
+                                                     model_cache_dir: Path) -> None:  # fmt: skip
+    assert load_plain_encoder(tmp_path, embedder.document_model_id) is None
+    assert load_plain_encoder(model_cache_dir, "another-model") is None
+    assert load_plain_encoder(model_cache_dir, embedder.document_model_id) is not None
+
+
+def test_hybrid_search_hands_the_plain_view_to_the_reranker(mini_retriever: Retriever) -> None:
+    columns = [FEATURES.index(name) for name in ("plain", "plain_gap", "plain_rank")]
+    recorder, kept = FeatureRecorder(), mini_retriever.reranker
+    mini_retriever.reranker = recorder
+    try:
+        mini_retriever.search("邻居借了我五千块钱一直不还怎么办", k=10)
+        seen = recorder.features[:, columns]
+        plain, mini_retriever.plain = mini_retriever.plain, None
+        try:
+            mini_retriever.search("邻居借了我五千块钱一直不还怎么办", k=10)
+        finally:
+            mini_retriever.plain = plain
+    finally:
+        mini_retriever.reranker = kept
+    assert len(seen) > 5 and np.isfinite(seen).all() and (seen[:, 1] <= 0).all()
+    assert np.isnan(recorder.features[:, columns]).all()
