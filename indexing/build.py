@@ -163,7 +163,7 @@ def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Pro
     pool = list(default_query_pool() if query_pool is None else query_pool)
     pool_vectors = embedder.encode_queries(pool, reference=True)
     penalties = hub_penalties(vectors, pool_vectors)
-    written = list(default_bank_questions() if questions is None else questions)
+    written = list(default_bank_questions({a.key for a in corpus.articles}) if questions is None else questions)
     asked = written + _stand_ins(corpus, written)
     bank = QuestionBank.build([q._replace(question=expand_question(q.question)) for q in asked],
                               _bank_encoder(embedder, progress), {a.key for a in corpus.articles},
@@ -248,7 +248,7 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: QuestionSide, *,
     if on_topic is None:
         on_topic = _shipped_on_topic(embedder.model_id)
 
-    written = default_bank_questions() if questions is None else questions
+    written = default_bank_questions({a.key for a in corpus.articles}) if questions is None else questions
     manifest = check_manifest(index_dir, corpus, embedder.model_id, questions_digest(written))
     chunks = chunk_articles(corpus.articles)
     if tuple(c.id for c in chunks) != manifest.chunk_ids:

@@ -50,7 +50,8 @@ def load_questions(path: Path, corpus: Articles | None = None) -> list[Question]
 
 def read_questions(path: Path, corpus: Articles | None = None) -> QuestionSet:
     """Read a JSON Lines file of {"query", "gold": [{"law", "article"[, "article_sub"]}]}; other keys
-    are ignored, except "split" (kept) and "three_laws": false (the row is skipped and counted).
+    are ignored, except "split" (kept) and "three_laws": false (a row that needs other laws than the three:
+    kept when the corpus holds all its articles, as a township's 19 laws often do; else skipped and counted).
 
     With a corpus, every gold of every kept row must be one of its articles: a file naming an unknown
     law or article is refused with its line number, since its figures would silently count misses.
@@ -68,7 +69,7 @@ def read_questions(path: Path, corpus: Articles | None = None) -> QuestionSet:
                                               f"({exc.__class__.__name__}: {exc})") from exc
         if not golds:
             raise QuestionFileError(path, n, "'gold' is empty")
-        if item.get("three_laws") is False:
+        if item.get("three_laws") is False and (corpus is None or not _all_in(golds, corpus)):
             skipped += 1
             continue
         if corpus is not None:
@@ -83,6 +84,11 @@ def read_questions(path: Path, corpus: Articles | None = None) -> QuestionSet:
 def _gold(item: dict[str, object]) -> tuple[str, int, int | None]:
     sub = item.get("article_sub")
     return str(item["law"]), int(item["article"]), None if sub is None else int(sub)  # type: ignore[call-overload]
+
+
+def _all_in(golds: list[tuple[str, int, int | None]], corpus: Articles) -> bool:
+    return all(law in corpus.laws and sub is None and corpus.get(law, number) is not None
+               for law, number, sub in golds)  # fmt: skip
 
 
 def _check_golds(path: Path, line: int, golds: list[tuple[str, int, int | None]], corpus: Articles) -> None:

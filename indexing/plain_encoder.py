@@ -2,8 +2,10 @@
 
 The adapter and the token table distilled from it were fitted on the team's written questions. On real
 people's questions the untouched model often ranks articles better, so the re-ranker also reads its
-view of each candidate (`PlainScore`): STARD, 5-fold CV, recall@5 0.634 → 0.645 with the three features,
-dev held-out 0.750 → 0.758 (issue 21's notes). Questions reach it as typed, not lexicon-expanded: the
+view of each candidate (`PlainScore`), and its nearest articles join the candidates
+(`indexing.retrieval.FUSION_WEIGHTS`). With the citation counts of `indexing.question_bank` beside it,
+`pufa eval`: STARD 5-fold CV recall@5 / MRR@10 0.657 / 0.610 → 0.686 / 0.624, dev held-out 0.755 / 0.666
+→ 0.764 / 0.689 (issue 21's notes give each lever's share). Questions reach it as typed, not lexicon-expanded: the
 expansion's legal terms were chosen for the adapted side.
 
 It runs as the int8 ONNX export of the document model (`indexing.onnx_encoder`), made by `pufa build`
@@ -13,6 +15,7 @@ into the model cache, so that answering processes need no torch: about 12 ms a q
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,17 +38,33 @@ class PlainScorer:
         self._vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
         keys = [article_of_row[row] for row in order]
         self._starts = np.array([i for i, key in enumerate(keys) if i == 0 or key != keys[i - 1]], dtype=np.int64)
-        self._number = {keys[start]: n for n, start in enumerate(self._starts.tolist())}
+        self._keys = tuple(keys[start] for start in self._starts.tolist())
+        self._number = {key: n for n, key in enumerate(self._keys)}
 
-    def scores(self, question: str, keys: Sequence[str]) -> list[PlainScore]:
-        """The plain encoder's view of each of `keys` (articles of the index) for `question`."""
+    def view(self, question: str) -> PlainView:
+        """How the plain encoder sees every article for `question` (as typed)."""
         query = self.encoder.encode([question])[0]
-        best = np.maximum.reduceat(self._vectors @ query, self._starts)
-        top = float(best.max())
+        return PlainView(np.maximum.reduceat(self._vectors @ query, self._starts), self._keys, self._number)
+
+
+@dataclass(frozen=True)
+class PlainView:
+    best: np.ndarray  # each article's best-chunk cosine, in the scorer's article order
+    keys: tuple[str, ...]  # that order's article keys
+    number: dict[str, int]  # article key → its place in that order
+
+    def ranking(self, limit: int) -> list[str]:
+        """The `limit` articles closest to the question, closest first (ties by key)."""
+        top = np.argsort(-self.best, kind="stable")[:limit]
+        return [self.keys[n] for n in top.tolist()]
+
+    def scores(self, keys: Sequence[str]) -> list[PlainScore]:
+        """The view of each of `keys` (articles of the index)."""
+        top = float(self.best.max())
         out = []
         for key in keys:
-            cosine = float(best[self._number[key]])
-            out.append(PlainScore(cosine, cosine - top, int(np.count_nonzero(best > cosine))))
+            cosine = float(self.best[self.number[key]])
+            out.append(PlainScore(cosine, cosine - top, int(np.count_nonzero(self.best > cosine))))
         return out
 
 

@@ -64,24 +64,27 @@ def load_written_questions(path: Path = DEFAULT_QUESTIONS) -> list[WrittenQuesti
     return out
 
 
-def load_real_questions(path: Path = REAL_QUESTIONS) -> list[WrittenQuestion]:
-    """One (question, article) pair per labelled article of each question marked "three_laws" (a STARD
-    row: {"query", "gold": [{"law", "article"}], "three_laws"}); the other rows are left out."""
+def load_real_questions(path: Path = REAL_QUESTIONS, within: Collection[str] | None = None) -> list[WrittenQuestion]:
+    """One (question, article) pair per labelled article of each question (a STARD row:
+    {"query", "gold": [{"law", "article"}], "three_laws"}) whose articles all lie `within` these article
+    keys (the indexed corpus); by default, of the questions marked "three_laws". Others are left out."""
     out = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
             row = json.loads(line)
-            if row["three_laws"]:
-                out += [WrittenQuestion(str(row["query"]), f"{g['law']}:{int(g['article'])}", real=True)
-                        for g in row["gold"]]
+            pairs = [WrittenQuestion(str(row["query"]), f"{g['law']}:{int(g['article'])}", real=True)
+                     for g in row["gold"]]  # fmt: skip
+            kept = row["three_laws"] if within is None else all(q.article_key in within for q in pairs)
         except (ValueError, KeyError, TypeError) as exc:
             raise QuestionFileError(path, number, f"not a {{query, gold, three_laws}} row ({exc})") from exc
+        out += pairs if kept and pairs else []
     return out
 
 
-def default_bank_questions() -> list[WrittenQuestion]:
-    """What the question bank holds by default: the team's written questions and the real ones."""
-    return load_written_questions() + load_real_questions()
+def default_bank_questions(within: Collection[str] | None = None) -> list[WrittenQuestion]:
+    """What the question bank holds by default: the team's written questions and the real ones whose
+    articles all lie `within` the corpus' article keys (default: the three laws')."""
+    return load_written_questions() + load_real_questions(within=within)
 
 
 def questions_digest(questions: Sequence[WrittenQuestion]) -> str:

@@ -17,7 +17,7 @@ from indexing.fusion import reciprocal_rank_fusion
 from indexing.keyword_index import KeywordIndex, tokenize
 from indexing.multi_question import interleave, question_parts
 from indexing.on_topic import OnTopicModel
-from indexing.plain_encoder import PlainScorer
+from indexing.plain_encoder import PlainScorer, PlainView
 from indexing.query import expand_question
 from indexing.question_bank import BankMatch, QuestionBank
 from indexing.rerank import DEPTH, PlainScore, Reranker, Signals, feature_matrix, overlap
@@ -38,8 +38,11 @@ ROWS_PER_CANDIDATE = 4
 # first two once hubness is corrected (held-out hybrid recall@5 0.490 at 0.5:1, 0.501 at 0.3:1, 0.456
 # at 1:1). The bank's weight hardly matters once the re-ranker sees its features (tune, 5-fold
 # re-ranked recall@5 / MRR@10 at 0.5, 1 and 2: 0.780 / 0.727, 0.775 / 0.730, 0.781 / 0.729).
-FUSED = ("bm25", "dense", "bank")
-FUSION_WEIGHTS = (0.3, 1.0, 1.0)
+# The plain encoder's nearest articles (`indexing.plain_encoder`) join as candidates: re-ranker refitted,
+# STARD 5-fold CV recall@5 / dev held-out at weight 0 (features only) 0.681 / 0.760, 0.5 0.680 / 0.759,
+# 1 0.686 / 0.764, 2 0.673 / 0.757.
+FUSED = ("bm25", "dense", "bank", "plain")
+FUSION_WEIGHTS = (0.3, 1.0, 1.0, 1.0)
 ArticleScores = dict[str, tuple[float, int]]  # article key → (best chunk score, that chunk's row)
 DIRECT_SCORE = 1.0  # above any RRF score (at most 2/61): a cited article always comes first
 
@@ -155,7 +158,9 @@ class Retriever:
             query = query_vector if query_vector is not None else self.embedder.encode_query(expanded)
         dense = self._dense_ranking(query) if query is not None and mode != "bank" else {}
         bank = self._bank_matches(query) if query is not None and mode in ("hybrid", "bank") else {}
-        rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank)}
+        plain = self.plain.view(question) if self.plain is not None and mode == "hybrid" else None
+        rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank),
+                    "plain": plain.ranking(self.candidates) if plain is not None and FUSION_WEIGHTS[3] else []}
         if mode == "hybrid":
             fused = reciprocal_rank_fusion([rankings[name] for name in FUSED], weights=FUSION_WEIGHTS)
         elif mode == "bank":
@@ -169,14 +174,15 @@ class Retriever:
         # The articles that can reach the hits: the re-ranker only reorders the first DEPTH after the cited.
         reach = order[: max(k, len(cited) + DEPTH)]
         cosines = self.vectors.cosines(query, self._rows_of_all(reach)) if query is not None else None
-        seen = _Seen(query=query, cosines=cosines, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited)
+        seen = _Seen(query=query, cosines=cosines, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited,
+                     plain=plain)
         if mode == "hybrid" and self.reranker is not None:
             context = _Words(expanded=frozenset(words), typed=frozenset(typed_words))
-            order = self._reranked(question, order, seen, rankings, context)
+            order = self._reranked(order, seen, rankings, context)
         return [self._hit(key, score, seen) for key, score in order[:k]]
 
-    def _reranked(self, question: str, order: list[tuple[str, float]], seen: _Seen,
-                  rankings: dict[str, list[str]], words: _Words) -> list[tuple[str, float]]:  # fmt: skip
+    def _reranked(self, order: list[tuple[str, float]], seen: _Seen, rankings: dict[str, list[str]],
+                  words: _Words) -> list[tuple[str, float]]:  # fmt: skip
         """Direct citations stay first; the next DEPTH articles in the re-ranker's order (scored by it),
         the rest after with score 0."""
         assert self.reranker is not None and seen.query is not None
@@ -192,7 +198,7 @@ class Retriever:
         ranks = {name: {key: rank for rank, key in enumerate(ranking)} for name, ranking in rankings.items()}
         keys = [key for key, _ in head]
         bank_cosines = self._bank_cosines(seen, keys)
-        plain = self.plain.scores(question, keys) if self.plain is not None else [None] * len(keys)
+        plain = seen.plain.scores(keys) if seen.plain is not None else [None] * len(keys)
         signals = [
             self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, words, bank_cosines, view)
             for (key, fused_score), cosine, margin, view in zip(head, cosines, margins, plain, strict=True)
@@ -293,6 +299,7 @@ class _Seen:
     bank: dict[str, BankMatch]  # the question bank's articles, best first
     top: dict[str, set[str]]  # retriever → the article keys it contributed to fusion
     direct: set[str]  # articles the question cites itself
+    plain: PlainView | None  # the plain encoder's view of every article (hybrid search with one)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ one line per lever: STARD 3-law CV R@5 / MRR@10, dev heldout R@5 / MRR@10.
 
 A lever is one or more settings joined by "+" (e.g. c=1+split): tune-only (the re-ranker fitted on
 the tuning split alone, as before issue 21), c=X (its inverse regularisation), rw=X (the weight of a
-real question's rows against a written one's), bm25=W / bank=W (fusion weights), depth=N (candidates
+real question's rows against a written one's), bm25=W / bank=W / plain=W (fusion weights), depth=N (candidates
 re-ranked), split (multi-question messages: the whole message's ranking and each part's interleaved),
 split-parts (the parts' rankings alone); "refit" alone is today's recipe.
 """
@@ -113,7 +113,8 @@ def main() -> None:
     for lever in args.levers.split(","):
         start = time.perf_counter()
         opts = {part.partition("=")[0]: part.partition("=")[2] for part in lever.split("+")}
-        fusion = (float(opts.get("bm25", weights[0])), weights[1], float(opts.get("bank", weights[2])))
+        fusion = (float(opts.get("bm25", weights[0])), weights[1], float(opts.get("bank", weights[2])),
+                  float(opts.get("plain", weights[3])))
         _configure(fusion, int(opts.get("depth", depth)))
         lab = Lab(retriever)  # features depend on the lever: captured afresh
         split = "split" in opts or "split-parts" in opts
@@ -126,7 +127,7 @@ def main() -> None:
     _configure(weights, depth)
 
 
-def _configure(fusion: tuple[float, float, float], depth: int) -> None:
+def _configure(fusion: tuple[float, float, float, float], depth: int) -> None:
     """Hybrid search's fusion weights and re-ranked depth, as module constants it reads per search."""
     vars(retrieval_module).update(FUSION_WEIGHTS=fusion, DEPTH=depth)
 

@@ -1,11 +1,12 @@
 """Fit the re-ranker's weights (indexing/data/reranker.json) on written and real questions.
 
-For each question of the dev set's tuning split and of STARD's 557 three-law questions
-(indexing/data/stard_train.jsonl), hybrid search runs without re-ranking; the top `indexing.rerank.DEPTH`
+For each question of the dev sets' tuning splits and of STARD's real questions whose articles all lie in
+the configured corpus (indexing/data/stard_train.jsonl: 557 for the three laws, 652 for the 19 of a
+township), hybrid search runs without re-ranking; the top `indexing.rerank.DEPTH`
 fused articles (direct citations aside) give one row of features each, labelled by whether the article
 is gold; a real question is searched with a question bank that holds none of its fold's questions
 (they are in the shipped bank). An L2 logistic regression on standardised features is fitted to those rows
-(`indexing.rerank_training`). The dev set's held-out split is never read. Prints 5-fold
+(`indexing.rerank_training`). The dev sets' held-out splits are never read. Prints 5-fold
 cross-validated recall@5 / MRR@10 on the real questions (each fold ranked by weights fitted on the
 tuning split and the other folds, as `pufa eval --cv 5`), then writes the weights fitted on all.
 
@@ -46,7 +47,7 @@ def main() -> None:
     corpus = open_corpus(settings)
     # The weights being replaced may not fit this version's features: search without them.
     retriever = open_retriever(settings, reranker=FeatureRecorder())
-    tune_questions = common.tune_questions()
+    tune_questions = common.tune_questions(corpus)
     real_questions = read_questions(REAL, corpus).questions
     cross_validate(retriever, tune_questions, real_questions)
     # The real questions are in the question bank: each fold's features come from a bank without it.
@@ -56,8 +57,9 @@ def main() -> None:
     rows = sum(len(e.keys) for e in tune + real)
     print(f"{len(tune)} 'tune' questions from {common.SOURCE}, {len(real)} from {REAL}, {rows} candidate rows")
     fit_reranker(tune + real).save(
-        args.out, trained_on=f"{common.SOURCE} split=tune ({len(tune)} questions) + indexing/data/{REAL.name} "
-                             f"three_laws ({len(real)} questions, features from a bank without their fold)", C=C,
+        args.out, trained_on=f"{common.SOURCE} and {common.VILLAGE.name} split=tune ({len(tune)} questions) "
+                             f"+ indexing/data/{REAL.name} with all articles in the corpus ({len(real)} questions, "
+                             f"features from a bank without their fold)", laws=len(corpus.laws), C=C,
         script="scripts/train_reranker.py")  # fmt: skip
     print(f"wrote {args.out}")
 

@@ -76,6 +76,14 @@ def test_rows_outside_the_three_laws_are_skipped_and_counted(tmp_path: Path) -> 
     assert [q.line for q in found.questions] == [1, 3]
 
 
+def test_a_row_beyond_the_three_laws_is_kept_when_the_corpus_holds_its_articles(tmp_path: Path) -> None:
+    civil = {"law": "中华人民共和国民法典", "article": 56}
+    rows = [{"query": "a", "gold": [civil, {"law": "中华人民共和国民法典", "article": 1500}], "three_laws": False},
+            {"query": "b", "gold": [civil], "three_laws": False}]  # its law was not one of the three: in this corpus
+    found = read_questions(_write(tmp_path / "q.jsonl", rows), _Corpus())
+    assert [q.query for q in found.questions] == ["b"] and found.skipped == 1
+
+
 @pytest.mark.parametrize(("gold", "message"), [
     ({"law": "中华人民共和国刑法", "article": 20}, "line 2: unknown law '中华人民共和国刑法'"),
     ({"law": "中华人民共和国民法典", "article": 1261}, "line 2: 中华人民共和国民法典 has no article 1261"),

@@ -31,10 +31,11 @@ class _Fixed:
 def test_each_article_is_seen_through_its_best_chunk_and_ranked_among_all() -> None:
     vectors = np.array([[1, 0], [0, 1], [0.6, 0.8], [0.8, 0.6], [-1, 0]], dtype=np.float32)
     rows = ["民法典:2", "民法典:1", "民法典:2", "民法典:3", "民法典:1"]  # rows of one article need not be together
-    scorer = PlainScorer(_Fixed([1, 0]), vectors, rows)
-    views = scorer.scores("借钱不还", ["民法典:3", "民法典:1", "民法典:2"])
-    assert views == [PlainScore(pytest.approx(0.8), pytest.approx(-0.2), 1),  # type: ignore[arg-type]
-                     PlainScore(0.0, -1.0, 2), PlainScore(1.0, 0.0, 0)]
+    view = PlainScorer(_Fixed([1, 0]), vectors, rows).view("借钱不还")
+    assert view.scores(["民法典:3", "民法典:1", "民法典:2"]) == [
+        PlainScore(pytest.approx(0.8), pytest.approx(-0.2), 1),  # type: ignore[arg-type]
+        PlainScore(0.0, -1.0, 2), PlainScore(1.0, 0.0, 0)]
+    assert view.ranking(2) == ["民法典:2", "民法典:3"] and view.ranking(9) == ["民法典:2", "民法典:3", "民法典:1"]
 
 
 def test_the_export_encodes_like_the_float_model(plain_encoder: OnnxQueryEncoder, embedder: Embedder) -> None:
@@ -71,3 +72,16 @@ def test_hybrid_search_hands_the_plain_view_to_the_reranker(mini_retriever: Retr
         mini_retriever.reranker = kept
     assert len(seen) > 5 and np.isfinite(seen).all() and (seen[:, 1] <= 0).all()
     assert np.isnan(recorder.features[:, columns]).all()
+
+
+def test_the_plain_encoders_nearest_articles_join_the_candidates(mini_retriever: Retriever) -> None:
+    question = "邻居借了我五千块钱一直不还怎么办"
+    hits = mini_retriever.search(question, k=50)
+    assert plain_view_top(mini_retriever, question) in {h.article.key for h in hits}
+    assert any("plain" in h.retrievers for h in hits)
+    assert all("plain" not in h.retrievers for h in mini_retriever.search(question, k=50, mode="dense"))
+
+
+def plain_view_top(retriever: Retriever, question: str) -> str:
+    assert retriever.plain is not None
+    return retriever.plain.view(question).ranking(1)[0]
