@@ -114,7 +114,10 @@ def compose_answer(
     # A hit whose article is not in the corpus can neither be quoted nor vouch for the others.
     known = [hit for hit in hits if corpus.get(hit.article.law, hit.article.number) is not None]
     score = confidence(known)
-    relevant = [hit.article for hit in known if hit_strength(hit) >= min_confidence * RELATED_SHARE]
+    # The re-ranker's first article is its best guess even when its own dense margin is weak (it reads far
+    # more than the margin); the others must show a share of the confidence themselves.
+    relevant = [hit.article for n, hit in enumerate(known)
+                if n == 0 or hit_strength(hit) >= min_confidence * RELATED_SHARE]  # fmt: skip
     articles = _verified(((a.law, a.number) for a in relevant), corpus)
     off_topic = legal < MIN_LEGAL and not any("direct" in hit.retrievers for hit in known)
     if off_topic or score < min_confidence or not articles:
