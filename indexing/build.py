@@ -242,7 +242,7 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: QuestionSide, *,
     `questions`: the written questions the index's question bank must hold (default: the shipped ones).
     `plain`: the document model's own question encoder, for the re-ranker (`indexing.plain_encoder`).
     """
-    from indexing.rerank import LinearReranker
+    from indexing.rerank import LinearReranker, weights_for
     from indexing.retrieval import Retriever
 
     if on_topic is None:
@@ -260,7 +260,7 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: QuestionSide, *,
         keywords=KeywordIndex.load(index_dir / KEYWORDS),
         bank=QuestionBank.load(index_dir),
         embedder=embedder,
-        reranker=reranker if reranker is not None else LinearReranker.load(),
+        reranker=reranker if reranker is not None else LinearReranker.load(weights_for(corpus.laws)),
         on_topic=on_topic,
     )
     retriever.use_plain_encoder(plain)

@@ -10,8 +10,9 @@ is gold; a real question is searched with a question bank that holds none of its
 cross-validated recall@5 / MRR@10 on the real questions (each fold ranked by weights fitted on the
 tuning split and the other folds, as `pufa eval --cv 5`), then writes the weights fitted on all.
 
-Run from the repository root, with the index built (`pufa build`):
-    .venv/bin/python scripts/train_reranker.py [--data-dir data] [--out indexing/data/reranker.json]
+Run from the repository root, with the index built (`pufa build`); the weights go to
+indexing/data/reranker.json, or reranker_township.json when PUFA_LAWS holds the laws of village life:
+    .venv/bin/python scripts/train_reranker.py [--data-dir data] [--out FILE]
 """
 
 # ruff: noqa: T201 - a command-line script: printing the figures is its job
@@ -25,7 +26,7 @@ from bot.search.pipeline import open_corpus, open_retriever
 from indexing.cross_validation import SEED, cross_validate_retriever, deal_folds, fold_examples
 from indexing.evaluation import Question, read_questions
 from indexing.question_bank import REAL_QUESTIONS
-from indexing.rerank import DEFAULT_WEIGHTS
+from indexing.rerank import weights_for
 from indexing.rerank_training import C, FeatureRecorder, capture_examples, fit_reranker
 from indexing.retrieval import Retriever
 
@@ -41,10 +42,12 @@ def cross_validate(retriever: Retriever, tune: list[Question], real: list[Questi
 
 def main() -> None:
     parser = common.parser(__doc__)
-    parser.add_argument("--out", type=Path, default=DEFAULT_WEIGHTS)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: the shipped weights for the configured laws (indexing.rerank.weights_for)")
     args = parser.parse_args()
     settings = common.settings(args)
     corpus = open_corpus(settings)
+    out = args.out or weights_for(corpus.laws)
     # The weights being replaced may not fit this version's features: search without them.
     retriever = open_retriever(settings, reranker=FeatureRecorder())
     tune_questions = common.tune_questions(corpus)
@@ -57,11 +60,11 @@ def main() -> None:
     rows = sum(len(e.keys) for e in tune + real)
     print(f"{len(tune)} 'tune' questions from {common.SOURCE}, {len(real)} from {REAL}, {rows} candidate rows")
     fit_reranker(tune + real).save(
-        args.out, trained_on=f"{common.SOURCE} and {common.VILLAGE.name} split=tune ({len(tune)} questions) "
+        out, trained_on=f"{common.SOURCE} and {common.VILLAGE.name} split=tune ({len(tune)} questions) "
                              f"+ indexing/data/{REAL.name} with all articles in the corpus ({len(real)} questions, "
                              f"features from a bank without their fold)", laws=len(corpus.laws), C=C,
         script="scripts/train_reranker.py")  # fmt: skip
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

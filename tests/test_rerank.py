@@ -16,14 +16,17 @@ from indexing.rerank import (
     DEFAULT_WEIGHTS,
     DEPTH,
     FEATURES,
+    TOWNSHIP_WEIGHTS,
     LinearReranker,
     PlainScore,
     Signals,
     WeightsFileError,
     feature_matrix,
     overlap,
+    weights_for,
 )
 from indexing.retrieval import Retriever
+from knowledge.corpus import MISSION_LAWS, TOWNSHIP_LAWS, VILLAGE_LAWS
 
 CIVIL = "中华人民共和国民法典"
 
@@ -220,3 +223,13 @@ def test_without_the_plain_encoder_its_features_count_as_their_mean() -> None:
     at_mean = blind.copy()
     at_mean[:, plain_columns] = 0.5
     np.testing.assert_allclose(reranker.scores(blind), reranker.scores(at_mean))
+
+
+def test_the_shipped_weights_follow_the_laws_of_the_corpus() -> None:
+    assert weights_for(MISSION_LAWS) == DEFAULT_WEIGHTS
+    assert weights_for((*MISSION_LAWS, "大柳树村村规民约")) == DEFAULT_WEIGHTS  # local rules beside the three
+    assert weights_for(TOWNSHIP_LAWS) == weights_for(MISSION_LAWS[:1] + VILLAGE_LAWS[:1]) == TOWNSHIP_WEIGHTS
+    township = LinearReranker.load(TOWNSHIP_WEIGHTS)
+    assert np.all(np.isfinite(township.weights)) and not np.allclose(township.weights, LinearReranker.load().weights)
+    provenance = json.loads(TOWNSHIP_WEIGHTS.read_text(encoding="utf-8"))
+    assert provenance["laws"] == len(TOWNSHIP_LAWS) and "heldout" not in provenance["trained_on"]
