@@ -12,6 +12,7 @@ from bot.answers.composer import (
     MIN_LEGAL,
     MORE_HINT,
     NO_HIT_LINE,
+    RERANKER_VOUCH,
     Answer,
     compose_answer,
     compose_curated,
@@ -159,6 +160,23 @@ def test_min_confidence_decides_between_answer_and_no_hit(mini_corpus: Corpus) -
     assert lenient.confidence == strict.confidence
     assert not lenient.no_hit and lenient.cited
     assert strict.no_hit and not strict.cited
+
+
+def test_a_confident_reranker_vouches_for_a_weak_margin_but_not_against_the_on_topic_model(
+    mini_corpus: Corpus,
+) -> None:
+    loan, lease = article(mini_corpus, "民法典", 675), article(mini_corpus, "民法典", 703)
+
+    def reply(score: float, legal: float = 1.0) -> Answer:
+        weak = [Hit(loan, score=score, retrievers=("bm25",), chunk_id=f"{loan.key}#0", dense_score=0.8,
+                    dense_margin=-0.03),
+                Hit(lease, score=score / 2, retrievers=("bm25",), chunk_id=f"{lease.key}#0", dense_score=0.8,
+                    dense_margin=-0.03)]  # fmt: skip
+        return compose_answer(DEBT_QUESTION, weak, corpus=mini_corpus, township=TOWNSHIP, legal=legal)
+
+    assert reply(RERANKER_VOUCH).cited == (loan.key,)  # the first, vouched for; the second is no stronger
+    assert reply(RERANKER_VOUCH - 0.01).no_hit
+    assert reply(0.99, legal=MIN_LEGAL / 2).no_hit
 
 
 def test_a_message_unlikely_to_be_a_legal_question_gets_the_no_hit_reply(mini_corpus: Corpus) -> None:
