@@ -53,7 +53,7 @@ class Hit:
     # Higher ranks first; comparable only within one question. Hybrid search: the re-ranker's
     # probability (0 beyond its depth) or DIRECT_SCORE; bm25 / dense / bank mode: that retriever's score.
     score: float
-    retrievers: tuple[str, ...]  # which retrievers found it: "direct", "bm25", "dense", "bank"
+    retrievers: tuple[str, ...]  # which found it: "direct", "bm25", "dense", "bank", "plain" (`indexing.plain_encoder`)
     chunk_id: str  # the article's best-matching chunk (a part or a sentence)
     # Raw cosine(question, the article's best part); None in bm25-only mode. Parts, not sentence
     # chunks: a short sentence lies close to off-topic questions too, and the confidence threshold was
