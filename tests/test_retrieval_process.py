@@ -23,6 +23,7 @@ from bot.search.wire import pack
 from bot.settings import Settings
 from indexing.build import load_retriever
 from indexing.embedder import Embedder
+from indexing.onnx_encoder import OnnxQueryEncoder
 from indexing.retrieval import Retriever
 from knowledge.corpus import load_corpus
 from tests.fixtures.serve import MEDIATION_LAW
@@ -38,8 +39,9 @@ def _settings(data_dir: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def mediation_retriever(mediation_data_dir: Path, embedder: Embedder) -> Retriever:
-    return load_retriever(mediation_data_dir / "index", load_corpus([MEDIATION_LAW]), embedder)
+def mediation_retriever(mediation_data_dir: Path, embedder: Embedder, plain_encoder: OnnxQueryEncoder) -> Retriever:
+    """What the child loads too: the index, and the plain encoder for the re-ranker."""
+    return load_retriever(mediation_data_dir / "index", load_corpus([MEDIATION_LAW]), embedder, plain=plain_encoder)
 
 
 @pytest.fixture(scope="module")
