@@ -9,22 +9,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bot.commands.retrieval import DEFAULT_QUESTIONS, VILLAGE_QUESTIONS, written_tune
 from bot.settings import Settings
 from indexing.evaluation import Question, load_questions
 from knowledge.corpus import Corpus
 
-SOURCE = Path("tests/data/dev_questions.jsonl")
-VILLAGE = Path("tests/data/dev_questions_village_laws.jsonl")  # for the laws of village life (issue 23)
+SOURCE = DEFAULT_QUESTIONS
+VILLAGE = VILLAGE_QUESTIONS  # for the laws of village life (issue 23)
 
 
 def tune_questions(corpus: Corpus | None = None) -> list[Question]:
     """The tuning split: the only part of the development set a lever may be chosen on. With a corpus,
     the village laws' tuning split too, of both only the questions whose articles it holds (as
-    `pufa eval --cv` fits the re-ranker)."""
+    `pufa eval --cv` fits the re-ranker: `bot.commands.retrieval.written_tune`)."""
     if corpus is None:
         return [q for q in load_questions(SOURCE) if q.split == "tune"]
-    keys = {article.key for article in corpus.articles}
-    return [q for path in (SOURCE, VILLAGE) for q in load_questions(path) if q.split == "tune" and q.gold <= keys]
+    return written_tune(corpus)
 
 
 def parser(doc: str | None) -> argparse.ArgumentParser:

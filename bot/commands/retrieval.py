@@ -19,6 +19,7 @@ from indexing.cross_validation import cross_validate_retriever
 from indexing.evaluation import KS, RETRIEVERS, Question, evaluate, load_questions, read_questions
 from indexing.question_bank import REAL_QUESTIONS
 from indexing.retrieval import Retriever
+from knowledge.corpus import Corpus
 
 DEFAULT_QUESTIONS = Path("tests/data/dev_questions.jsonl")
 # Written for the laws of village life (issue 23): reported, and tuned on, when the corpus holds them.
@@ -121,7 +122,7 @@ def _report(retriever: Retriever, path: Path, split: str | None, folds: int | No
     if folds is None:
         report = evaluate(questions, lambda q, mode, k: [h.article.key for h in retriever.search(q, k=k, mode=mode)])
     else:
-        report = cross_validate_retriever(retriever, questions, folds, base=_written_tune(retriever))
+        report = cross_validate_retriever(retriever, questions, folds, base=written_tune(retriever.corpus))
     return {**report, "skipped": found.skipped, "split": split}
 
 
@@ -133,10 +134,10 @@ def _holds_village_laws(retriever: Retriever) -> bool:
     return laws <= set(retriever.corpus.laws)
 
 
-def _written_tune(retriever: Retriever) -> list[Question]:
-    """The dev sets' tuning splits, the re-ranker's written questions (those whose articles are indexed),
-    as `scripts/train_reranker.py` fits it."""
-    keys = {article.key for article in retriever.corpus.articles}
+def written_tune(corpus: Corpus) -> list[Question]:
+    """The dev sets' tuning splits, the re-ranker's written questions (those whose articles the corpus
+    holds): what `pufa eval --cv` and `scripts/train_reranker.py` fit it on."""
+    keys = {article.key for article in corpus.articles}
     return [q for path in (DEFAULT_QUESTIONS, VILLAGE_QUESTIONS) if path.exists()
             for q in load_questions(path) if q.split == "tune" and q.gold <= keys]  # fmt: skip
 

@@ -36,9 +36,13 @@ def open_corpus(settings: Settings) -> Corpus:
     return load_corpus(settings.laws, local_dir=local)
 
 
+def uses_adapter(settings: Settings) -> bool:
+    """Whether questions go through the shipped adapter: it was trained for the bundled model only."""
+    return settings.query_adapter and settings.embedding_model is None
+
+
 def open_embedder(settings: Settings) -> Embedder:
-    # The shipped adapter was trained for the bundled model only.
-    adapter = default_adapter_dir() if settings.query_adapter and settings.embedding_model is None else None
+    adapter = default_adapter_dir() if uses_adapter(settings) else None
     return Embedder.load(
         settings.embedding_model, settings.model_cache_dir, query_backend=settings.query_encoder,
         query_adapter=adapter, static_table=default_table_dir(), threads=settings.encoder_threads,
@@ -49,7 +53,7 @@ def open_question_side(settings: Settings) -> QuestionSide:
     """What answering needs to encode questions: the token table alone when it serves the configured model
     (no torch, no weights), else the whole embedder."""
     if settings.embedding_model is None and settings.query_encoder in ("auto", "static"):
-        adapter = default_adapter_dir() if settings.query_adapter else None
+        adapter = default_adapter_dir() if uses_adapter(settings) else None
         try:
             return QuestionEmbedder.load(settings.model_cache_dir, query_adapter=adapter,
                                          static_table=default_table_dir())  # fmt: skip
@@ -66,26 +70,22 @@ def build(settings: Settings, progress: Progress | None = None) -> Manifest:
     check_shipped_cards(corpus)  # a card citing an absent article, or a malformed card file, stops the build
     embedder = open_embedder(settings)
     manifest = build_index(corpus, embedder, settings.index_dir, progress=progress)
-    if wants_plain_encoder(settings):
+    if uses_adapter(settings):  # without the adapter, the question side is the plain encoder already
         export_plain_encoder(embedder, settings.model_cache_dir)
     return manifest
 
 
-def wants_plain_encoder(settings: Settings) -> bool:
-    """Whether the re-ranker reads the plain encoder: only the bundled model's questions go through an
-    adapter (without one, the question side is the plain encoder already)."""
-    return settings.query_adapter and settings.embedding_model is None
-
-
-def open_plain_encoder(settings: Settings, document_model_id: str) -> OnnxQueryEncoder | None:
+def open_plain_encoder(settings: Settings, document_model_id: str,
+                       embedder: Embedder | None = None) -> OnnxQueryEncoder | None:  # fmt: skip
     """The plain question encoder (`indexing.plain_encoder`), exported first when missing (that takes the
-    whole model, once); None when the configuration does not use it."""
-    if not wants_plain_encoder(settings) or not document_model_id:  # an index from before the id was kept
+    whole model, once: `embedder` when the caller has it loaded); None when questions go through no adapter
+    (their encoder is the plain one already)."""
+    if not uses_adapter(settings) or not document_model_id:  # an index from before the id was kept
         return None
     encoder = load_plain_encoder(settings.model_cache_dir, document_model_id)
     if encoder is None:
         log.info("exporting the plain question encoder (once)")
-        export_plain_encoder(open_embedder(settings), settings.model_cache_dir)
+        export_plain_encoder(embedder or open_embedder(settings), settings.model_cache_dir)
         encoder = load_plain_encoder(settings.model_cache_dir, document_model_id)
     return encoder
 
@@ -104,13 +104,15 @@ def open_retriever(
     """
     corpus = open_corpus(settings)
     side = open_question_side(settings) if answering_only else open_embedder(settings)
+    embedder = side if isinstance(side, Embedder) else None  # the whole model, when already loaded
     try:
         retriever = load_retriever(settings.index_dir, corpus, side, reranker=reranker)
     except (IndexMissingError, IndexMismatchError):
         if not build_if_needed:
             raise
-        embedder = side if isinstance(side, Embedder) else open_embedder(settings)
+        embedder = embedder or open_embedder(settings)
         build_index(corpus, embedder, settings.index_dir, progress=progress)
         retriever = load_retriever(settings.index_dir, corpus, side, reranker=reranker)
-    retriever.use_plain_encoder(open_plain_encoder(settings, Manifest.read(settings.index_dir).document_model_id))
+    document_model_id = Manifest.read(settings.index_dir).document_model_id
+    retriever.use_plain_encoder(open_plain_encoder(settings, document_model_id, embedder))
     return retriever
