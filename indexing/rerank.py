@@ -28,7 +28,8 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "data" / "reranker.json"
 # Fitted on a township's 19 laws (`knowledge.corpus.TOWNSHIP_LAWS`) with their written and real questions
 # (652 of STARD's): on that index, held-out recall@5 / MRR@10 of the village laws' written questions
 # 0.711 / 0.594 against 0.711 / 0.586 with the three laws' weights, of the dev set 0.735 / 0.671 against
-# 0.731 / 0.662; STARD's 652, 5-fold CV, 0.657 / 0.627.
+# 0.731 / 0.662; STARD's 652, 5-fold CV, 0.657 / 0.627 (with the bank's words: 0.778 / 0.664, 0.771 / 0.737
+# and 0.661 / 0.633).
 TOWNSHIP_WEIGHTS = Path(__file__).parent / "data" / "reranker_township.json"
 ABSENT_RANK = 100  # rank given to an article a retriever did not return (each ranks at most 100)
 FEATURES = (
@@ -65,6 +66,10 @@ FEATURES = (
     "plain",  # raw cosine of the article's best chunk
     "plain_gap",  # that cosine minus the best article's in the whole corpus
     "plain_rank",  # log rank among all articles
+    # The words of the questions the bank holds for the article (`indexing.bank_words`).
+    "bank_words",  # mean log-likelihood ratio of the question's words
+    "bank_words_gap",  # that minus the best among the candidates
+    "bank_words_rank",  # log rank among the candidates
 )
 
 
@@ -87,6 +92,7 @@ class Signals(NamedTuple):
     length: int
     cited: int  # real questions in the question bank citing the article
     plain: PlainScore | None  # None: no plain encoder (its features are missing)
+    bank_words: float | None  # None: no question bank
 
 
 class PlainScore(NamedTuple):
@@ -110,6 +116,7 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
     best_bank, worst_bank = (max(bank), min(bank)) if bank else (0.0, 0.0)
     no_bank = [math.nan] * 3
     no_plain = (math.nan,) * 3
+    words = _words_features([c.bank_words for c in candidates])
     return np.array([
         [
             c.fused, math.log(position + 1), c.dense, c.dense - best_dense, c.margin, c.margin - best_margin,
@@ -122,9 +129,22 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
                            math.nan if c.bank_share is None else _log_rank(c.bank_rank))),
             math.log1p(c.cited), float(c.cited > 0),
             *((c.plain.cosine, c.plain.gap, math.log(c.plain.rank + 1)) if c.plain is not None else no_plain),
+            *words[position],
         ]
         for position, c in enumerate(candidates)
     ])  # fmt: skip
+
+
+def _words_features(scores: Sequence[float | None]) -> list[tuple[float, float, float]]:
+    """Per candidate: its bank-words score, that minus the best, the log of its rank among the candidates."""
+    known = [score for score in scores if score is not None]
+    if not known:
+        return [(math.nan,) * 3] * len(scores)
+    best = max(known)
+    order = sorted(range(len(scores)), key=lambda i: -(scores[i] if scores[i] is not None else -math.inf))
+    rank = {i: r for r, i in enumerate(order)}
+    return [(math.nan,) * 3 if score is None else (score, score - best, math.log(rank[i] + 1))
+            for i, score in enumerate(scores)]  # fmt: skip
 
 
 def overlap(words: frozenset[str], terms: frozenset[str]) -> float:

@@ -199,9 +199,13 @@ class Retriever:
         keys = [key for key, _ in head]
         bank_cosines = self._bank_cosines(seen, keys)
         plain = seen.plain.scores(keys) if seen.plain is not None else [None] * len(keys)
+        bank_words: list[float | None] = ([None] * len(keys) if self.bank is None
+                                          else list(self.bank.words.scores(sorted(words.expanded), keys)))
         signals = [
-            self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, words, bank_cosines, view)
-            for (key, fused_score), cosine, margin, view in zip(head, cosines, margins, plain, strict=True)
+            self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, words, bank_cosines,
+                          view, in_bank)
+            for (key, fused_score), cosine, margin, view, in_bank
+            in zip(head, cosines, margins, plain, bank_words, strict=True)
         ]
         scores = self.reranker.scores(feature_matrix(signals))
         reranked = [(head[i][0], float(scores[i])) for i in np.argsort(-scores, kind="stable")]
@@ -209,7 +213,7 @@ class Retriever:
 
     def _signals(self, key: str, fused: float, cosine: float, margin: float, seen: _Seen,
                  ranks: dict[str, dict[str, int]], words: _Words, bank_cosines: dict[str, float],
-                 plain: PlainScore | None) -> Signals:  # fmt: skip
+                 plain: PlainScore | None, bank_words: float | None) -> Signals:  # fmt: skip
         article, terms = self._articles[key], self._terms_of[key]
         bank_match = seen.bank.get(key)
         bank_share = bank_match.share if bank_match else 0.0
@@ -221,7 +225,7 @@ class Retriever:
             coverage=overlap(words.expanded, terms), raw_coverage=overlap(words.typed, terms),
             title_overlap=overlap(words.expanded, self._title_words[article.path]),
             length=self._length_of[key], cited=self.bank.citations[key] if self.bank is not None else 0,
-            plain=plain,
+            plain=plain, bank_words=bank_words,
         )  # fmt: skip
 
     def _bank_matches(self, query: np.ndarray) -> dict[str, BankMatch]:

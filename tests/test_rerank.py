@@ -36,7 +36,7 @@ def _signals(**changes: object) -> Signals:
         "fused": 0.02, "dense": 0.8, "margin": 0.01, "bm25": 10.0, "bm25_rank": 0, "dense_rank": 0,
         "bank_share": 0.6, "bank_cosine": 0.9, "bank_rank": 0,
         "coverage": 0.5, "raw_coverage": 0.25, "title_overlap": 0.0, "length": 99, "cited": 0,
-        "plain": PlainScore(0.85, 0.0, 0),
+        "plain": PlainScore(0.85, 0.0, 0), "bank_words": 0.5,
     }  # fmt: skip
     values.update(changes)
     return Signals(**values)  # type: ignore[arg-type]
@@ -223,6 +223,16 @@ def test_without_the_plain_encoder_its_features_count_as_their_mean() -> None:
     at_mean = blind.copy()
     at_mean[:, plain_columns] = 0.5
     np.testing.assert_allclose(reranker.scores(blind), reranker.scores(at_mean))
+
+
+def test_bank_words_features_compare_with_the_best_candidate() -> None:
+    matrix = feature_matrix([_signals(bank_words=-0.25), _signals(bank_words=1.0), _signals(bank_words=0.5)])
+    column = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
+    np.testing.assert_allclose(column["bank_words"], [-0.25, 1.0, 0.5])
+    np.testing.assert_allclose(column["bank_words_gap"], [-1.25, 0.0, -0.5])
+    np.testing.assert_allclose(column["bank_words_rank"], [math.log(3), 0.0, math.log(2)])
+    blind = feature_matrix([_signals(bank_words=None), _signals(bank_words=None)])
+    assert np.isnan(blind[:, FEATURES.index("bank_words") :][:, :3]).all()
 
 
 def test_the_shipped_weights_follow_the_laws_of_the_corpus() -> None:
