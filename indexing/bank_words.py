@@ -9,7 +9,8 @@ its words under that bag (Dirichlet-smoothed towards the whole bank) against the
 Three re-ranker features (`indexing.rerank`), refitted: `pufa eval`, STARD 5-fold CV recall@5 / MRR@10
 0.686 / 0.624 → 0.688 / 0.638; dev held-out 0.764 / 0.689 → 0.784 / 0.757 (written in the same style as
 the bank's written questions, so that split flatters it). With the real questions' words alone (no written
-ones), lab: STARD MRR@10 no better (0.630 against 0.626).
+ones), lab: STARD MRR@10 no better (0.630 against 0.626). The best 50 articles by this score also join the
+candidates (`indexing.retrieval.FUSED`): STARD 0.697 / 0.646, dev held-out 0.784 / 0.756.
 """
 
 from __future__ import annotations
@@ -22,42 +23,60 @@ from functools import lru_cache
 from indexing.keyword_index import tokenize
 
 # Dirichlet prior, in words: an article with a few questions leans on the whole bank. STARD 5-fold CV
-# re-ranked MRR@10 (lab: scripts' captured features): 5 0.636, 20 0.642, 100 0.645, none 0.626.
+# re-ranked MRR@10 (lab: scripts' captured features): 5 0.636, 20 0.642, 100 0.645, none 0.626. With the
+# candidates too, `pufa eval`'s recipe, recall@5 / MRR@10: 30 0.691 / 0.639, 100 0.697 / 0.646, 300
+# 0.694 / 0.645 (dev held-out recall@5 0.784 for all three).
 PRIOR_WORDS = 100.0
 
 
 class BankWords:
-    """Word counts of each article's bank questions."""
+    """Word counts of each article's bank questions, kept as postings: word → the articles using it."""
 
     def __init__(self, keys: Sequence[str], texts: Sequence[str]) -> None:
         if len(keys) != len(texts):
             raise ValueError(f"{len(keys)} article keys for {len(texts)} questions")
-        self._counts: dict[str, Counter[str]] = {}
-        self._totals: Counter[str] = Counter()
+        counts: dict[str, Counter[str]] = {}
         for key, text in zip(keys, texts, strict=True):
-            words = _words(text)
-            self._counts.setdefault(key, Counter()).update(words)
-            self._totals.update(words)
-        self._sizes = {key: sum(counts.values()) for key, counts in self._counts.items()}
-        self._size = sum(self._sizes.values())
+            counts.setdefault(key, Counter()).update(_words(text))
+        totals: Counter[str] = Counter()
+        for article_counts in counts.values():
+            totals.update(article_counts)
+        self._size = sum(totals.values())
+        self._totals = totals
+        # log(μ / (size + μ)): every word of the question costs an article this much unless it used the word.
+        self._base = {key: math.log(PRIOR_WORDS / (sum(c.values()) + PRIOR_WORDS)) for key, c in counts.items()}
+        self._postings: dict[str, list[tuple[str, int]]] = {}
+        for key, article_counts in counts.items():
+            for word, n in article_counts.items():
+                self._postings.setdefault(word, []).append((key, n))
 
     def scores(self, words: Sequence[str], keys: Sequence[str]) -> list[float]:
         """Per key, the mean over `words` of log(P(word | its questions) / P(word | the bank)); 0 for no words.
 
         A word the bank never saw counts as half an occurrence, so that it lowers no article below another.
         """
+        found = self._found(words)
+        return [found.get(key, self._base.get(key, 0.0)) if words else 0.0 for key in keys]
+
+    def ranking(self, words: Sequence[str], limit: int) -> list[str]:
+        """The `limit` articles whose questions use the question's words most, best first (ties by key)."""
+        found = self._found(words)
+        return sorted(found, key=lambda key: (-found[key], key))[:limit]
+
+    def _found(self, words: Sequence[str]) -> dict[str, float]:
+        """The score of every article that used at least one of `words`.
+
+        With P(w | bank) = p, an article of size L using w n times scores log((n + μp) / (L + μ) / p) for it,
+        which is log(μ / (L + μ)) + log(1 + n / (μp)): its base, plus a bonus only where n > 0.
+        """
         if not words:
-            return [0.0] * len(keys)
-        background = [(self._totals[word] + 0.5) / (self._size + 0.5) for word in words]
-        out = []
-        for key in keys:
-            counts, size = self._counts.get(key), self._sizes.get(key, 0)
-            total = 0.0
-            for word, p in zip(words, background, strict=True):
-                seen = counts[word] if counts is not None else 0
-                total += math.log((seen + PRIOR_WORDS * p) / (size + PRIOR_WORDS) / p)
-            out.append(total / len(words))
-        return out
+            return {}
+        bonus: dict[str, float] = {}
+        for word in words:
+            p = (self._totals[word] + 0.5) / (self._size + 0.5)
+            for key, n in self._postings.get(word, ()):
+                bonus[key] = bonus.get(key, 0.0) + math.log1p(n / (PRIOR_WORDS * p))
+        return {key: self._base[key] + extra / len(words) for key, extra in bonus.items()}
 
 
 @lru_cache(maxsize=65536)

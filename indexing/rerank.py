@@ -28,8 +28,8 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "data" / "reranker.json"
 # Fitted on a township's 19 laws (`knowledge.corpus.TOWNSHIP_LAWS`) with their written and real questions
 # (652 of STARD's): on that index, held-out recall@5 / MRR@10 of the village laws' written questions
 # 0.711 / 0.594 against 0.711 / 0.586 with the three laws' weights, of the dev set 0.735 / 0.671 against
-# 0.731 / 0.662; STARD's 652, 5-fold CV, 0.657 / 0.627 (with the bank's words: 0.778 / 0.664, 0.771 / 0.737
-# and 0.661 / 0.633).
+# 0.731 / 0.662; STARD's 652, 5-fold CV, 0.657 / 0.627 (with the bank's words as features and candidates:
+# 0.800 / 0.680, 0.775 / 0.736 and 0.663 / 0.627).
 TOWNSHIP_WEIGHTS = Path(__file__).parent / "data" / "reranker_township.json"
 ABSENT_RANK = 100  # rank given to an article a retriever did not return (each ranks at most 100)
 FEATURES = (
@@ -141,7 +141,7 @@ def _words_features(scores: Sequence[float | None]) -> list[tuple[float, float, 
     if not known:
         return [(math.nan,) * 3] * len(scores)
     best = max(known)
-    order = sorted(range(len(scores)), key=lambda i: -(scores[i] if scores[i] is not None else -math.inf))
+    order = sorted(range(len(scores)), key=lambda i: -(score if (score := scores[i]) is not None else -math.inf))
     rank = {i: r for r, i in enumerate(order)}
     return [(math.nan,) * 3 if score is None else (score, score - best, math.log(rank[i] + 1))
             for i, score in enumerate(scores)]  # fmt: skip

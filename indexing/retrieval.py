@@ -40,9 +40,11 @@ ROWS_PER_CANDIDATE = 4
 # re-ranked recall@5 / MRR@10 at 0.5, 1 and 2: 0.780 / 0.727, 0.775 / 0.730, 0.781 / 0.729).
 # The plain encoder's nearest articles (`indexing.plain_encoder`) join as candidates: re-ranker refitted,
 # STARD 5-fold CV recall@5 / dev held-out at weight 0 (features only) 0.681 / 0.760, 0.5 0.680 / 0.759,
-# 1 0.686 / 0.764, 2 0.673 / 0.757.
-FUSED = ("bm25", "dense", "bank", "plain")
-FUSION_WEIGHTS = (0.3, 1.0, 1.0, 1.0)
+# 1 0.686 / 0.764, 2 0.673 / 0.757. So do the articles whose bank questions share the question's words most
+# (`indexing.bank_words`), re-ranker refitted: weight 0 (features only) 0.688 / 0.784, 0.5 0.693 / 0.791,
+# 1 0.697 / 0.784, 2 0.701 / 0.784 (MRR@10 0.646 at 1, 0.643 at 2).
+FUSED = ("bm25", "dense", "bank", "plain", "words")
+FUSION_WEIGHTS = (0.3, 1.0, 1.0, 1.0, 1.0)
 ArticleScores = dict[str, tuple[float, int]]  # article key → (best chunk score, that chunk's row)
 DIRECT_SCORE = 1.0  # above any RRF score (at most 2/61): a cited article always comes first
 
@@ -160,7 +162,9 @@ class Retriever:
         bank = self._bank_matches(query) if query is not None and mode in ("hybrid", "bank") else {}
         plain = self.plain.view(question) if self.plain is not None and mode == "hybrid" else None
         rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank),
-                    "plain": plain.ranking(self.candidates) if plain is not None and FUSION_WEIGHTS[3] else []}
+                    "plain": plain.ranking(self.candidates) if plain is not None and FUSION_WEIGHTS[3] else [],
+                    "words": self.bank.words.ranking(words, self.candidates)
+                    if self.bank is not None and mode == "hybrid" and FUSION_WEIGHTS[4] else []}
         if mode == "hybrid":
             fused = reciprocal_rank_fusion([rankings[name] for name in FUSED], weights=FUSION_WEIGHTS)
         elif mode == "bank":
@@ -177,7 +181,7 @@ class Retriever:
         seen = _Seen(query=query, cosines=cosines, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited,
                      plain=plain)
         if mode == "hybrid" and self.reranker is not None:
-            context = _Words(expanded=frozenset(words), typed=frozenset(typed_words))
+            context = _Words(expanded=frozenset(words), typed=frozenset(typed_words), listed=tuple(words))
             order = self._reranked(order, seen, rankings, context)
         return [self._hit(key, score, seen) for key, score in order[:k]]
 
@@ -200,7 +204,7 @@ class Retriever:
         bank_cosines = self._bank_cosines(seen, keys)
         plain = seen.plain.scores(keys) if seen.plain is not None else [None] * len(keys)
         bank_words: list[float | None] = ([None] * len(keys) if self.bank is None
-                                          else list(self.bank.words.scores(sorted(words.expanded), keys)))
+                                          else list(self.bank.words.scores(words.listed, keys)))
         signals = [
             self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, words, bank_cosines,
                           view, in_bank)
@@ -312,6 +316,7 @@ class _Words:
 
     expanded: frozenset[str]
     typed: frozenset[str]
+    listed: tuple[str, ...]  # the expanded words in order, a word and its parts each (jieba's search mode)
 
 
 def _question_words(question: str, expanded: str) -> tuple[list[str], list[str]]:

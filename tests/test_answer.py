@@ -18,6 +18,7 @@ from bot.answers.composer import (
     compose_curated,
     compose_more,
 )
+from bot.answers.guides import guide
 from bot.answers.text import ELLIPSIS
 from bot.answers.topics import CATEGORIES
 from bot.conversation.curated_match import CuratedMatch
@@ -78,7 +79,10 @@ def test_debt_question_gets_the_product_reply_shape(full_corpus: Corpus) -> None
         DEBT_QUESTION, hits_for(full_corpus, [675, 667, 188]), corpus=full_corpus, township=TOWNSHIP
     )
     lines = answer.text.splitlines()
-    assert lines[0] == "【借钱不还】相关法律规定："  # the situation in plain words, no chapter name
+    # The situation in plain words (no chapter name), led by the topic's tip on the first article quoted.
+    tip = next(t for t in guide("借贷欠款") if t.number == 675)
+    assert lines[:2] == [f"【借钱不还】{tip.text}（《民法典》第六百七十五条）。", "相关法律规定："]
+    assert answer.tip_led and answer.text.count(tip.text) == 1  # not repeated among the 建议
     assert answer.category == "借贷欠款"
     assert answer.cited == tuple(f"中华人民共和国民法典:{n}" for n in (675, 667, 188))
     assert (
@@ -95,6 +99,23 @@ def test_debt_question_gets_the_product_reply_shape(full_corpus: Corpus) -> None
     assert {("民法典", 675), ("民法典", 667), ("民法典", 188), ("人民调解法", 31)} <= set(refs)
     assert_quotes_verbatim(answer, full_corpus)
     assert_sendable(answer.text)
+
+
+def test_without_a_tip_on_the_first_article_the_reply_starts_with_the_situation(full_corpus: Corpus) -> None:
+    answer = compose_answer(DEBT_QUESTION, hits_for(full_corpus, [667, 675, 188]), corpus=full_corpus,
+                            township=TOWNSHIP)  # fmt: skip
+    assert answer.text.splitlines()[0] == "【借钱不还】相关法律规定：" and not answer.tip_led
+    assert next(t for t in guide("借贷欠款") if t.number == 675).text in answer.text  # among the 建议
+
+
+def test_a_tip_of_another_topic_may_lead_but_a_mediation_tip_never_does(full_corpus: Corpus) -> None:
+    # 1245's tip is the injury topic's; a debt-worded question about a dog still gets it first.
+    dog = compose_answer("邻居家的狗咬了我，他不给钱", hits_for(full_corpus, [1245]), corpus=full_corpus,
+                         township=TOWNSHIP)  # fmt: skip
+    assert dog.tip_led and "饲养人或者管理人承担责任（《民法典》第一千二百四十五条）。" in dog.text.splitlines()[0]
+    mediation = compose_answer("调解要花钱吗", hits_for(full_corpus, [4], law="人民调解法"), corpus=full_corpus,
+                               township=TOWNSHIP)  # fmt: skip
+    assert not mediation.tip_led and mediation.text.splitlines()[0].endswith("相关法律规定：")
 
 
 def test_many_long_articles_fit_and_the_rest_waits_for_more(full_corpus: Corpus) -> None:

@@ -10,6 +10,7 @@ import pytest
 from indexing.bank_words import PRIOR_WORDS, BankWords
 from indexing.keyword_index import tokenize
 from indexing.question_bank import QuestionBank
+from indexing.retrieval import Retriever
 
 LOAN, GIFT, LEASE = "民法典:667", "民法典:657", "民法典:703"
 TEXTS = ["借钱不还 欠条 还在", "欠条 丢了 借钱 咋办", "彩礼 退不退", "房东 不退 押金"]
@@ -50,3 +51,22 @@ def test_a_bank_less_some_questions_loses_their_words() -> None:
     before = bank.words.scores(question, [GIFT])[0]
     after = bank.without({"彩礼 退不退"}).words.scores(question, [GIFT])[0]
     assert before > 0 and after == pytest.approx(0.0, abs=1e-12)
+
+
+def test_the_ranking_holds_the_articles_using_the_words_best_first_and_agrees_with_the_scores() -> None:
+    words = BankWords(KEYS, TEXTS)
+    question = tokenize("押金不退，欠条也丢了")
+    ranking = words.ranking(question, 10)
+    assert set(ranking) == {LOAN, LEASE}  # GIFT's questions share none of the words (不退 is not 退不退)
+    scores = dict(zip(ranking, words.scores(question, ranking), strict=True))
+    assert scores[ranking[0]] >= scores[ranking[1]]
+    assert words.ranking(question, 1) == ranking[:1]
+    assert words.ranking([], 10) == [] and words.ranking(["拖拉机"], 10) == []
+
+
+def test_the_question_banks_words_bring_their_articles_to_the_candidates(mini_retriever: Retriever) -> None:
+    assert mini_retriever.bank is not None
+    question = "邻居借了我五千块钱一直不还怎么办"
+    hits = mini_retriever.search(question, k=50)
+    assert any("words" in h.retrievers for h in hits)
+    assert all("words" not in h.retrievers for h in mini_retriever.search(question, k=50, mode="bank"))

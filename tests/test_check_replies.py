@@ -136,6 +136,8 @@ def test_judge_reads_what_the_villager_reads(full_corpus: Corpus) -> None:
     led = "【借钱不还】能要回来，到期不还可以催他还（《民法典》第六百七十五条）。\n\n" + REPLY.split("\n\n", 1)[1]
     assert judge(situation, _answer(led, card_id="借贷欠款-1"), full_corpus).card_led
     assert not judge(situation, _answer(led), full_corpus).card_led  # the composer says, not the first line
+    assert judge(situation, _answer(led, tip_led=True), full_corpus).plain_led
+    assert not judge(situation, _answer(led), full_corpus).plain_led
     wrong = Situation(1, "邻居借钱不还", "借贷欠款", frozenset({f"{CIVIL_CODE}:667"}), ())
     assert not judge(wrong, _answer(REPLY), full_corpus).quotes_acceptable
 
@@ -174,6 +176,7 @@ def _expected(situations: list[Situation], answers: list[Answer], corpus: Corpus
         "quotes_acceptable": round(sum(bool(s.acceptable & set(a.cited)) for s, a in pairs) / n, 4),
         "forbidden_tip": round(sum(any(w in a.text for w in s.forbidden) for s, a in pairs) / n, 4),
         "card_led": round(sum(a.card_id is not None for a in answers) / n, 4),
+        "plain_led": round(sum(a.card_id is not None or a.tip_led for a in answers) / n, 4),
         "refusals": sum(a.no_hit for a in answers),
         "mean_reply_bytes": round(sum(utf8_len(a.text) for a in answers) / n, 1),
     }
@@ -225,7 +228,7 @@ def test_the_command_prints_the_figures_of_the_webhooks_replies(check_env: dict[
         answers = [webhooks.ask(s.question, deadline=time.monotonic() + 60).answer for s in situations]
     finally:
         webhooks.close()
-    figures = ("n", "quotes_acceptable", "forbidden_tip", "card_led", "refusals", "mean_reply_bytes")
+    figures = ("n", "quotes_acceptable", "forbidden_tip", "card_led", "plain_led", "refusals", "mean_reply_bytes")
     assert {k: report[k] for k in figures} == _expected(situations, answers, corpus)
     assert report["quotes_acceptable_by_topic"] == {"调解程序": report["quotes_acceptable"]}
     table = pufa(check_env, "check", "replies", "--questions", str(path))

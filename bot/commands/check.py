@@ -53,6 +53,7 @@ class Verdict:
     quotes_acceptable: bool
     forbidden_found: tuple[str, ...]
     card_led: bool
+    plain_led: bool  # a plain answer leads: a card's, or a guide's tip on the first quoted article
     refusal: bool
     fallback: bool
     reply_bytes: int
@@ -127,6 +128,7 @@ def judge(situation: Situation, answer: Answer, corpus: Corpus, *, fallback: boo
         quotes_acceptable=bool(situation.acceptable.intersection(quoted_keys(answer.text, corpus))),
         forbidden_found=tuple(word for word in situation.forbidden if word in advice),
         card_led=answer.card_id is not None,  # a situation card's plain answer leads the reply
+        plain_led=answer.card_id is not None or answer.tip_led,
         refusal=answer.no_hit or NO_HIT_LINE in answer.text,
         fallback=fallback,
         reply_bytes=utf8_len(answer.text),
@@ -148,6 +150,7 @@ def summarize(situations: Sequence[Situation], verdicts: Sequence[Verdict]) -> d
         "quotes_acceptable": _share(sum(v.quotes_acceptable for v in verdicts), n),
         "forbidden_tip": _share(sum(bool(v.forbidden_found) for v in verdicts), n),
         "card_led": _share(sum(v.card_led for v in verdicts), n),
+        "plain_led": _share(sum(v.plain_led for v in verdicts), n),
         "refusals": sum(v.refusal for v in verdicts),
         "fallbacks": sum(v.fallback for v in verdicts),
         "mean_reply_bytes": round(sum(v.reply_bytes for v in verdicts) / n, 1) if n else 0.0,
@@ -209,7 +212,7 @@ def replies_judged(consultant: Consultant, situations: Iterable[Situation]) -> I
 
 def _say_table(path: Path, report: dict[str, object]) -> None:
     say(f"{report['n']} situations from {path}")
-    for name in ("quotes_acceptable", "forbidden_tip", "card_led"):
+    for name in ("quotes_acceptable", "forbidden_tip", "card_led", "plain_led"):
         say(f"{name:<20}{float(report[name]):>8.1%}")  # type: ignore[arg-type]
     say(f"{'refusals':<20}{report['refusals']:>8}")
     say(f"{'fallbacks':<20}{report['fallbacks']:>8}")
