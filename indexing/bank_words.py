@@ -53,7 +53,8 @@ class BankWords:
     def scores(self, words: Sequence[str], keys: Sequence[str]) -> list[float]:
         """Per key, the mean over `words` of log(P(word | its questions) / P(word | the bank)); 0 for no words.
 
-        A word the bank never saw counts as half an occurrence, so that it lowers no article below another.
+        An article without bank questions scores 0. A word the bank never saw counts as half an occurrence in
+        the whole bank (no division by zero); it costs each article its base, as any word it did not use.
         """
         found = self._found(words)
         return [found.get(key, self._base.get(key, 0.0)) if words else 0.0 for key in keys]

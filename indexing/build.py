@@ -144,7 +144,7 @@ def _stand_ins(corpus: Corpus, written: Sequence[WrittenQuestion]) -> list[Writt
     Without them the question bank knows nothing of such a law, and its articles lose to statute
     articles that have close written questions even when they answer the question best.
     """
-    covered = {q.article_key.rsplit(":", 1)[0] for q in written}
+    covered = {q.article_key.rsplit(":", 1)[0] for q in written if not q.card}  # a card's phrasings are few
     return [WrittenQuestion("".join(a.paragraphs), a.key) for a in corpus.articles if a.law not in covered]
 
 

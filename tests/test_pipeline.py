@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.search.pipeline import build, open_corpus, open_embedder, open_question_side
+from bot.answers.cards import cards
+from bot.search.pipeline import bank_questions, build, open_corpus, open_embedder, open_question_side
 from bot.settings import Settings
 from indexing.embedder import Embedder, QuestionEmbedder
 from knowledge import sources
+from knowledge.corpus import Corpus, load_corpus
 from knowledge.sources import SourceError, StatusOverride
 
 
@@ -84,3 +86,15 @@ def test_a_misspelt_law_fails_with_the_closest_names(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path, laws=("民法典", "劳动和同法"))  # type: ignore[call-arg]
     with pytest.raises(SourceError, match="劳动和同法.*中华人民共和国劳动合同法"):
         open_corpus(settings)
+
+
+def test_the_bank_holds_the_cards_phrasings_for_their_first_article(full_corpus: Corpus) -> None:
+    held = bank_questions(full_corpus)
+    phrasings = [q for q in held if q.card]
+    card = next(c for c in cards() if c.id == "gongqian-baogongtou")
+    pairs = {(q.question, q.article_key) for q in phrasings}
+    assert {(text, "中华人民共和国民法典:579") for text in card.texts} <= pairs
+    assert not any(q.real for q in phrasings)
+    # A corpus that cannot quote a card in full holds none of its phrasings.
+    mediation = load_corpus(["中华人民共和国人民调解法"])
+    assert not {q.question for q in bank_questions(mediation) if q.card} & set(card.texts)

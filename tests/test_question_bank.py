@@ -189,3 +189,18 @@ def test_the_default_bank_marks_only_the_real_questions() -> None:
     real = {q.question for q in questions if q.real}
     assert real == {q.question for q in load_real_questions()}
     assert not real & {q.question for q in load_written_questions()}
+
+
+def test_card_flags_survive_saving_mark_the_digest_and_keep_their_words_out(tmp_path: Path) -> None:
+    vectors = np.stack([_unit(1, 0, 0), _unit(0, 1, 0)])
+    bank = QuestionBank(vectors, [LOAN, GIFT], ["借钱 欠条", "借钱 彩礼"], card=[False, True])
+    bank.save(tmp_path)
+    loaded = QuestionBank.load(tmp_path)
+    assert loaded.card == (False, True) and loaded.without({"借钱 欠条"}).card == (True,)
+    card, written = WrittenQuestion("借钱", LOAN, card=True), WrittenQuestion("借钱", LOAN)
+    assert questions_digest([card]) != questions_digest([written])
+    # The card's phrasing is compared by meaning (it is a row) but its words count for no article.
+    assert loaded.words.scores(["彩礼"], [GIFT]) == [0.0]
+    assert loaded.words.scores(["欠条"], [LOAN])[0] != 0.0  # the written row is counted
+    with pytest.raises(ValueError, match="1 card flags"):
+        QuestionBank(vectors, [LOAN, GIFT], ["a", "b"], card=[True])

@@ -17,6 +17,7 @@ import pytest
 
 from bot.search import child_process as retrieval_process
 from bot.search.child_process import RetrievalProcess, RetrievalProcessDied
+from bot.search.pipeline import bank_questions
 from bot.search.retrieval import Retrieval, RetrievalThreads, retrieve
 from bot.search.shared_queue import SharedQueue
 from bot.search.wire import pack
@@ -41,7 +42,9 @@ def _settings(data_dir: Path, **overrides: object) -> Settings:
 @pytest.fixture(scope="module")
 def mediation_retriever(mediation_data_dir: Path, embedder: Embedder, plain_encoder: OnnxQueryEncoder) -> Retriever:
     """What the child loads too: the index, and the plain encoder for the re-ranker."""
-    return load_retriever(mediation_data_dir / "index", load_corpus([MEDIATION_LAW]), embedder, plain=plain_encoder)
+    corpus = load_corpus([MEDIATION_LAW])
+    return load_retriever(mediation_data_dir / "index", corpus, embedder, plain=plain_encoder,
+                          questions=bank_questions(corpus))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
