@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from indexing.keyword_index import tokenize
@@ -50,19 +51,9 @@ class BankWords:
             for word, n in article_counts.items():
                 self._postings.setdefault(word, []).append((key, n))
 
-    def scores(self, words: Sequence[str], keys: Sequence[str]) -> list[float]:
-        """Per key, the mean over `words` of log(P(word | its questions) / P(word | the bank)); 0 for no words.
-
-        An article without bank questions scores 0. A word the bank never saw counts as half an occurrence in
-        the whole bank (no division by zero); it costs each article its base, as any word it did not use.
-        """
-        found = self._found(words)
-        return [found.get(key, self._base.get(key, 0.0)) if words else 0.0 for key in keys]
-
-    def ranking(self, words: Sequence[str], limit: int) -> list[str]:
-        """The `limit` articles whose questions use the question's words most, best first (ties by key)."""
-        found = self._found(words)
-        return sorted(found, key=lambda key: (-found[key], key))[:limit]
+    def view(self, words: Sequence[str]) -> WordsView:
+        """Every article's score for a question's words, computed once for both its uses in a search."""
+        return WordsView(self._found(words), self._base, bool(words))
 
     def _found(self, words: Sequence[str]) -> dict[str, float]:
         """The score of every article that used at least one of `words`.
@@ -78,6 +69,30 @@ class BankWords:
             for key, n in self._postings.get(word, ()):
                 bonus[key] = bonus.get(key, 0.0) + math.log1p(n / (PRIOR_WORDS * p))
         return {key: self._base[key] + extra / len(words) for key, extra in bonus.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class WordsView:
+    """One question's scores under the bank's words (`BankWords.view`)."""
+
+    found: dict[str, float]  # every article that used at least one of the words → its score
+    base: dict[str, float]  # every article with bank questions → its score for words it never used
+    any_words: bool  # the question had words at all
+
+    def scores(self, keys: Sequence[str]) -> list[float]:
+        """Per key, the mean over the words of log(P(word | its questions) / P(word | the bank)); 0 for no
+        words.
+
+        An article without bank questions scores 0. A word the bank never saw counts as half an occurrence in
+        the whole bank (no division by zero); it costs each article its base, as any word it did not use.
+        """
+        if not self.any_words:
+            return [0.0] * len(keys)
+        return [self.found.get(key, self.base.get(key, 0.0)) for key in keys]
+
+    def ranking(self, limit: int) -> list[str]:
+        """The `limit` articles whose questions use the question's words most, best first (ties by key)."""
+        return sorted(self.found, key=lambda key: (-self.found[key], key))[:limit]
 
 
 @lru_cache(maxsize=65536)

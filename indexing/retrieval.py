@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexing.bank_words import WordsView
 from indexing.fusion import reciprocal_rank_fusion
 from indexing.keyword_index import KeywordIndex, tokenize
 from indexing.multi_question import interleave, question_parts
@@ -161,10 +162,10 @@ class Retriever:
         dense = self._dense_ranking(query) if query is not None and mode != "bank" else {}
         bank = self._bank_matches(query) if query is not None and mode in ("hybrid", "bank") else {}
         plain = self.plain.view(question) if self.plain is not None and mode == "hybrid" else None
+        in_bank = self.bank.words.view(words) if self.bank is not None and mode == "hybrid" else None
         rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank),
                     "plain": plain.ranking(self.candidates) if plain is not None and FUSION_WEIGHTS[3] else [],
-                    "words": self.bank.words.ranking(words, self.candidates)
-                    if self.bank is not None and mode == "hybrid" and FUSION_WEIGHTS[4] else []}
+                    "words": in_bank.ranking(self.candidates) if in_bank is not None and FUSION_WEIGHTS[4] else []}
         if mode == "hybrid":
             fused = reciprocal_rank_fusion([rankings[name] for name in FUSED], weights=FUSION_WEIGHTS)
         elif mode == "bank":
@@ -179,9 +180,9 @@ class Retriever:
         reach = order[: max(k, len(cited) + DEPTH)]
         cosines = self.vectors.cosines(query, self._rows_of_all(reach)) if query is not None else None
         seen = _Seen(query=query, cosines=cosines, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited,
-                     plain=plain)
+                     plain=plain, words=in_bank)
         if mode == "hybrid" and self.reranker is not None:
-            context = _Words(expanded=frozenset(words), typed=frozenset(typed_words), listed=tuple(words))
+            context = _Words(expanded=frozenset(words), typed=frozenset(typed_words))
             order = self._reranked(order, seen, rankings, context)
         return [self._hit(key, score, seen) for key, score in order[:k]]
 
@@ -203,8 +204,7 @@ class Retriever:
         keys = [key for key, _ in head]
         bank_cosines = self._bank_cosines(seen, keys)
         plain = seen.plain.scores(keys) if seen.plain is not None else [None] * len(keys)
-        bank_words: list[float | None] = ([None] * len(keys) if self.bank is None
-                                          else list(self.bank.words.scores(words.listed, keys)))
+        bank_words: list[float | None] = [None] * len(keys) if seen.words is None else list(seen.words.scores(keys))
         signals = [
             self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, words, bank_cosines,
                           view, in_bank)
@@ -308,6 +308,7 @@ class _Seen:
     top: dict[str, set[str]]  # retriever → the article keys it contributed to fusion
     direct: set[str]  # articles the question cites itself
     plain: PlainView | None  # the plain encoder's view of every article (hybrid search with one)
+    words: WordsView | None  # the question bank's words' view of every article (hybrid search with a bank)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +317,6 @@ class _Words:
 
     expanded: frozenset[str]
     typed: frozenset[str]
-    listed: tuple[str, ...]  # the expanded words in order, a word and its parts each (jieba's search mode)
 
 
 def _question_words(question: str, expanded: str) -> tuple[list[str], list[str]]:

@@ -19,7 +19,7 @@ KEYS = [LOAN, LOAN, GIFT, LEASE]
 
 def test_an_article_whose_questions_share_the_words_scores_highest() -> None:
     words = BankWords(KEYS, TEXTS)
-    scores = words.scores(tokenize("借了钱打了欠条不还"), [GIFT, LOAN, LEASE])
+    scores = words.view(tokenize("借了钱打了欠条不还")).scores([GIFT, LOAN, LEASE])
     assert scores[1] > max(scores[0], scores[2])
 
 
@@ -29,15 +29,15 @@ def test_the_score_is_the_mean_log_likelihood_ratio_with_a_dirichlet_prior() -> 
     # (2 + PRIOR × 2.5/3.5) / (2 + PRIOR).
     background = 2.5 / 3.5
     expected = math.log((2 + PRIOR_WORDS * background) / (2 + PRIOR_WORDS) / background)
-    assert words.scores(["欠条"], [LOAN]) == pytest.approx([expected])
+    assert words.view(["欠条"]).scores([LOAN]) == pytest.approx([expected])
 
 
 def test_an_article_without_questions_scores_zero_and_an_unseen_word_costs_by_size() -> None:
     words = BankWords(KEYS, TEXTS)
     loan_words = len(tokenize(TEXTS[0])) + len(tokenize(TEXTS[1]))
     expected = math.log(PRIOR_WORDS / (loan_words + PRIOR_WORDS))  # its share of the prior's mass
-    assert words.scores(["拖拉机"], ["民法典:1", LOAN]) == pytest.approx([0.0, expected], abs=1e-12)
-    assert words.scores([], [LOAN]) == [0.0]
+    assert words.view(["拖拉机"]).scores(["民法典:1", LOAN]) == pytest.approx([0.0, expected], abs=1e-12)
+    assert words.view([]).scores([LOAN]) == [0.0]
 
 
 def test_keys_and_texts_must_agree() -> None:
@@ -48,20 +48,20 @@ def test_keys_and_texts_must_agree() -> None:
 def test_a_bank_less_some_questions_loses_their_words() -> None:
     bank = QuestionBank(np.eye(4, dtype=np.float32), KEYS, TEXTS)
     question = tokenize("彩礼退不退")
-    before = bank.words.scores(question, [GIFT])[0]
-    after = bank.without({"彩礼 退不退"}).words.scores(question, [GIFT])[0]
+    before = bank.words.view(question).scores([GIFT])[0]
+    after = bank.without({"彩礼 退不退"}).words.view(question).scores([GIFT])[0]
     assert before > 0 and after == pytest.approx(0.0, abs=1e-12)
 
 
 def test_the_ranking_holds_the_articles_using_the_words_best_first_and_agrees_with_the_scores() -> None:
     words = BankWords(KEYS, TEXTS)
     question = tokenize("押金不退，欠条也丢了")
-    ranking = words.ranking(question, 10)
+    ranking = words.view(question).ranking(10)
     assert set(ranking) == {LOAN, LEASE}  # GIFT's questions share none of the words (不退 is not 退不退)
-    scores = dict(zip(ranking, words.scores(question, ranking), strict=True))
+    scores = dict(zip(ranking, words.view(question).scores(ranking), strict=True))
     assert scores[ranking[0]] >= scores[ranking[1]]
-    assert words.ranking(question, 1) == ranking[:1]
-    assert words.ranking([], 10) == [] and words.ranking(["拖拉机"], 10) == []
+    assert words.view(question).ranking(1) == ranking[:1]
+    assert words.view([]).ranking(10) == [] and words.view(["拖拉机"]).ranking(10) == []
 
 
 def test_the_question_banks_words_bring_their_articles_to_the_candidates(mini_retriever: Retriever) -> None:

@@ -200,7 +200,7 @@ def test_card_flags_survive_saving_mark_the_digest_and_keep_their_words_out(tmp_
     card, written = WrittenQuestion("借钱", LOAN, card=True), WrittenQuestion("借钱", LOAN)
     assert questions_digest([card]) != questions_digest([written])
     # The card's phrasing is compared by meaning (it is a row) but its words count for no article.
-    assert loaded.words.scores(["彩礼"], [GIFT]) == [0.0]
-    assert loaded.words.scores(["欠条"], [LOAN])[0] != 0.0  # the written row is counted
+    assert loaded.words.view(["彩礼"]).scores([GIFT]) == [0.0]
+    assert loaded.words.view(["欠条"]).scores([LOAN])[0] != 0.0  # the written row is counted
     with pytest.raises(ValueError, match="1 card flags"):
         QuestionBank(vectors, [LOAN, GIFT], ["a", "b"], card=[True])

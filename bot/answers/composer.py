@@ -140,8 +140,8 @@ def compose_answer(
         return Answer(text, category, (), (), score, no_hit=True, emergency=bool(alarm))
     category = classify_articles(question, articles)
     lead = _lead_tip(category, articles[0], corpus)
-    head = [*alarm, *_topic_lines(category, lead, corpus)]
-    tips = _fitting_tips([tip for tip in guide(category) if tip != lead], corpus)
+    head = [*alarm, *_topic_lines(category, lead)]
+    tips = _fitting_tips([tip for tip in guide(category) if lead is None or tip != lead[0]], corpus)
     quote = _strong_count([hit for hit in known if hit.article.key in {a.key for a in articles}])
     layout = _layout(head, articles, question, tips, township, category=category, ask=True, quote=quote)
     return Answer(
@@ -237,17 +237,16 @@ def _split_key(key: str) -> tuple[str, int]:
     return law, int(number) if number.isdigit() else 0
 
 
-def _topic_lines(category: str, lead: Tip | None, corpus: Corpus) -> list[str]:
+def _topic_lines(category: str, lead: tuple[Tip, Article] | None) -> list[str]:
     """【借钱不还】相关法律规定： — the situation in plain words, never a statute chapter's name; with a `lead`
     tip, 【赡养老人】its text（its article）。 first, as a card's plain answer leads (bot/answers/cards.py)."""
     if lead is None:
         return [f"【{label(category)}】相关法律规定："]
-    article = corpus.get(lead.law, lead.number)
-    assert article is not None  # _lead_tip found it there
-    return [f"【{label(category)}】{lead.text}（{article.short_citation}）。", "相关法律规定："]
+    tip, article = lead
+    return [f"【{label(category)}】{tip.text}（{article.short_citation}）。", "相关法律规定："]
 
 
-def _lead_tip(category: str, first: Article, corpus: Corpus) -> Tip | None:
+def _lead_tip(category: str, first: Article, corpus: Corpus) -> tuple[Tip, Article] | None:
     """A guide's tip resting on the reply's first article (the topic's own tips first, then the others'):
     what that article means for a villager, in one plain sentence. The tips on the 人民调解法 fit every
     dispute and say nothing of the first article: never a lead."""
@@ -255,7 +254,7 @@ def _lead_tip(category: str, first: Article, corpus: Corpus) -> Tip | None:
     for tip in ordered:
         article = corpus.get(tip.law, tip.number)
         if article is not None and article.key == first.key and article.short_law != UNIVERSAL_TIPS_LAW:
-            return tip
+            return tip, article
     return None
 
 
