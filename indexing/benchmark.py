@@ -28,7 +28,7 @@ def benchmark_retrieval(corpus: Corpus, embedder: Embedder, questions: Sequence[
     `plain`: the plain question encoder the re-ranker reads, as served (`indexing.plain_encoder`)."""
     with tempfile.TemporaryDirectory(prefix="pufa-bench-") as tmp:
         start = time.perf_counter()
-        build_index(corpus, embedder, Path(tmp) / "index")
+        build_index(corpus, embedder, Path(tmp) / "index", plain=plain)
         build_s = time.perf_counter() - start
         retriever = load_retriever(Path(tmp) / "index", corpus, embedder, plain=plain)
         retriever.search(questions[0])  # warm-up: first call loads jieba's dictionary

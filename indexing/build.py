@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: hubness penalties (hub_penalties.npy); 3: the question bank
+FORMAT_VERSION = 4  # 2: hubness penalties (hub_penalties.npy); 3: the question bank; 4: its plain vectors
 MANIFEST = "manifest.json"
 VECTORS = "vectors.npy"
 PENALTIES = "hub_penalties.npy"
@@ -99,14 +99,27 @@ def _previous_vectors(out_dir: Path, model_id: str) -> dict[str, np.ndarray]:
     return dict(zip(old.chunk_hashes, vectors, strict=True))
 
 
-def _previous_bank(out_dir: Path, model_id: str) -> dict[str, np.ndarray]:
-    """Text as encoded → vector from the bank being replaced, if its question encoder was the same."""
+def _previous_bank(out_dir: Path, embedder: Embedder) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Text as encoded → question vector, and → plain vector, from the bank being replaced, each if its
+    encoder was the same."""
     try:
-        if Manifest.read(out_dir).model_id != model_id:
-            return {}
-        return QuestionBank.load(out_dir).vectors_by_text()
+        old, bank = Manifest.read(out_dir), QuestionBank.load(out_dir)
     except (OSError, ValueError, TypeError, KeyError):
-        return {}
+        return {}, {}
+    vectors = bank.vectors_by_text() if old.model_id == embedder.model_id else {}
+    plain = bank.plain_by_text() if old.document_model_id == embedder.document_model_id else {}
+    return vectors, plain
+
+
+def _plain_vectors(bank: QuestionBank, asked: Sequence[WrittenQuestion], plain: QueryEncoder,
+                   reuse: dict[str, np.ndarray], progress: Progress | None) -> np.ndarray:  # fmt: skip
+    """The bank's rows as asked (`asked`, row-aligned with `bank`), by the plain encoder, as questions are."""
+    todo = sorted({q.question for q, text in zip(asked, bank.texts, strict=True) if text not in reuse})
+    fresh = dict(zip(todo, _bank_encoder(plain.encode, progress)(todo), strict=True)) if todo else {}
+    vectors = np.zeros((len(asked), bank.vectors.shape[1]), dtype=np.float32)
+    for row, (q, text) in enumerate(zip(asked, bank.texts, strict=True)):
+        vectors[row] = reuse[text] if text in reuse else fresh[q.question]
+    return vectors
 
 
 def _embed(chunks: Sequence[Chunk], embedder: Embedder, reuse: dict[str, np.ndarray],
@@ -126,12 +139,13 @@ def _embed(chunks: Sequence[Chunk], embedder: Embedder, reuse: dict[str, np.ndar
     return vectors
 
 
-def _bank_encoder(embedder: Embedder, progress: Progress | None) -> Callable[[list[str]], np.ndarray]:
-    """Encodes written questions as asked questions are (question encoder, lexicon already applied)."""
+def _bank_encoder(encode_batch: Callable[[list[str]], np.ndarray],
+                  progress: Progress | None) -> Callable[[list[str]], np.ndarray]:  # fmt: skip
+    """Encodes bank questions in batches of 64 with `encode_batch`, showing progress."""
     def encode(texts: list[str], batch_size: int = 64) -> np.ndarray:
         parts = []
         for start in range(0, len(texts), batch_size):
-            parts.append(embedder.encode_queries(texts[start:start + batch_size]))
+            parts.append(encode_batch(texts[start:start + batch_size]))
             if progress:
                 progress(min(start + batch_size, len(texts)), len(texts))
         return np.concatenate(parts)
@@ -149,12 +163,14 @@ def _stand_ins(corpus: Corpus, written: Sequence[WrittenQuestion]) -> list[Writt
 
 
 def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Progress | None = None,
-                query_pool: Sequence[str] | None = None,
-                questions: Sequence[WrittenQuestion] | None = None) -> Manifest:  # fmt: skip
+                query_pool: Sequence[str] | None = None, questions: Sequence[WrittenQuestion] | None = None,
+                plain: QueryEncoder | None = None) -> Manifest:  # fmt: skip
     """Build (or incrementally rebuild) the index of a corpus into out_dir.
 
     query_pool: typical questions for the hubness correction (default: the shipped pool).
     questions: the written questions of the question bank (default: the shipped ones).
+    plain: the plain question encoder of `embedder`'s document model (`indexing.plain_encoder`): the bank
+    keeps its questions' plain vectors (`indexing.bank_plain`); None: it keeps none.
     progress: called with (done, total) while chunks are embedded, then while the bank's questions are.
     """
     chunks = chunk_articles(corpus.articles)
@@ -163,11 +179,15 @@ def build_index(corpus: Corpus, embedder: Embedder, out_dir: Path, progress: Pro
     pool = list(default_query_pool() if query_pool is None else query_pool)
     pool_vectors = embedder.encode_queries(pool, reference=True)
     penalties = hub_penalties(vectors, pool_vectors)
-    written = list(default_bank_questions({a.key for a in corpus.articles}) if questions is None else questions)
-    asked = written + _stand_ins(corpus, written)
+    keys = {a.key for a in corpus.articles}
+    written = list(default_bank_questions(keys) if questions is None else questions)
+    asked = [q for q in written + _stand_ins(corpus, written) if q.article_key in keys]
+    previous, previous_plain = _previous_bank(out_dir, embedder)
+    # The question side reads them as it reads questions, through the lexicon; the plain side as asked.
     bank = QuestionBank.build([q._replace(question=expand_question(q.question)) for q in asked],
-                              _bank_encoder(embedder, progress), {a.key for a in corpus.articles},
-                              reuse=_previous_bank(out_dir, embedder.model_id))  # fmt: skip
+                              _bank_encoder(embedder.encode_queries, progress), keys, reuse=previous)  # fmt: skip
+    if plain is not None:
+        bank = bank.with_plain(_plain_vectors(bank, asked, plain, previous_plain, progress))
     manifest = Manifest(
         model_id=embedder.model_id,
         dim=embedder.dim,
@@ -220,10 +240,11 @@ def check_manifest(index_dir: Path, corpus: Corpus, model_id: str,
     return manifest
 
 
-def _shipped_on_topic(model_id: str) -> OnTopicModel | None:
-    """The trained on-topic model if it was fitted on `model_id`'s question vectors."""
+def _shipped_on_topic(model_id: str, document_model_id: str) -> OnTopicModel | None:
+    """The trained on-topic model if it was fitted on `model_id`'s question vectors (and on the plain vectors
+    of `document_model_id`, the index's document model, when it reads them)."""
     model = OnTopicModel.load() if DEFAULT_ON_TOPIC.is_file() else None
-    if model is None or model.model_id != model_id:
+    if model is None or model.model_id != model_id or model.plain_model_id not in ("", document_model_id):
         log.warning("no on-topic model for %s: every message counts as a legal question", model_id)
         return None
     return model
@@ -245,11 +266,10 @@ def load_retriever(index_dir: Path, corpus: Corpus, embedder: QuestionSide, *,
     from indexing.rerank import LinearReranker, weights_for
     from indexing.retrieval import Retriever
 
-    if on_topic is None:
-        on_topic = _shipped_on_topic(embedder.model_id)
-
     written = default_bank_questions({a.key for a in corpus.articles}) if questions is None else questions
     manifest = check_manifest(index_dir, corpus, embedder.model_id, questions_digest(written))
+    if on_topic is None:
+        on_topic = _shipped_on_topic(embedder.model_id, manifest.document_model_id)
     chunks = chunk_articles(corpus.articles)
     if tuple(c.id for c in chunks) != manifest.chunk_ids:
         raise IndexMismatchError(index_dir, "chunking", "current chunk ids", "other chunk ids")

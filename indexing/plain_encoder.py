@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,11 +41,18 @@ class PlainScorer:
         self._starts = np.array([i for i, key in enumerate(keys) if i == 0 or key != keys[i - 1]], dtype=np.int64)
         self._keys = tuple(keys[start] for start in self._starts.tolist())
         self._number = {key: n for n, key in enumerate(self._keys)}
+        # The search and the on-topic model (`Retriever.legal_probability`) read the same question's vector.
+        self.vector = lru_cache(maxsize=64)(self._encode)
+
+    def _encode(self, question: str) -> np.ndarray:
+        vector: np.ndarray = self.encoder.encode([question])[0]
+        vector.flags.writeable = False  # shared through the cache
+        return vector
 
     def view(self, question: str) -> PlainView:
         """How the plain encoder sees every article for `question` (as typed)."""
-        query = self.encoder.encode([question])[0]
-        return PlainView(np.maximum.reduceat(self._vectors @ query, self._starts), self._keys, self._number)
+        query = self.vector(question)
+        return PlainView(np.maximum.reduceat(self._vectors @ query, self._starts), self._keys, self._number, query)
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class PlainView:
     best: np.ndarray  # each article's best-chunk cosine, in the scorer's article order
     keys: tuple[str, ...]  # that order's article keys
     number: dict[str, int]  # article key → its place in that order
+    query: np.ndarray  # the question's plain vector (`indexing.bank_plain` compares it with the bank's)
 
     def ranking(self, limit: int) -> list[str]:
         """The `limit` articles closest to the question, closest first (ties by key)."""

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import faiss
 import numpy as np
 
+from indexing.bank_plain import BankPlain
 from indexing.bank_words import BankWords
 
 DEFAULT_QUESTIONS = Path(__file__).parent / "data" / "training_questions.jsonl"
@@ -40,6 +41,7 @@ TEMPERATURE = 0.03
 # cosines are off by less than 1e-3, far less than the gap between the 100th and the 120th neighbour.
 SHORTLIST_SLACK = 20
 VECTORS = "question_bank.npy"
+PLAIN_VECTORS = "question_bank_plain.npy"  # the questions as asked, by the plain encoder (`indexing.bank_plain`)
 REAL_MARK = "\treal"  # in the digest: an index made before real rows were marked is rebuilt
 CARD_MARK = "\tcard"
 KEYS = "question_bank.json"
@@ -124,15 +126,19 @@ class QuestionBank:
     """Written questions' vectors, row-aligned with their article keys."""
 
     def __init__(self, vectors: np.ndarray, keys: Sequence[str], texts: Sequence[str],
-                 real: Sequence[bool] | None = None, card: Sequence[bool] | None = None) -> None:  # fmt: skip
+                 real: Sequence[bool] | None = None, card: Sequence[bool] | None = None,
+                 plain_vectors: np.ndarray | None = None) -> None:  # fmt: skip
         """`real`: per row, whether a real person asked it; `card`: whether it is a situation card's
-        phrasing (default: none)."""
+        phrasing (default: none); `plain_vectors`: the rows as asked, by the plain encoder (or none)."""
         real = [False] * len(keys) if real is None else real
         card = [False] * len(keys) if card is None else card
-        if not len(vectors) == len(keys) == len(texts) == len(real) == len(card):
+        plain_rows = len(keys) if plain_vectors is None else len(plain_vectors)
+        if not len(vectors) == len(keys) == len(texts) == len(real) == len(card) == plain_rows:
             raise ValueError(f"question bank rows disagree: {len(vectors)} vectors, {len(keys)} keys, "
-                             f"{len(texts)} texts, {len(real)} real flags, {len(card)} card flags")  # fmt: skip
+                             f"{len(texts)} texts, {len(real)} real flags, {len(card)} card flags, "
+                             f"{plain_rows} plain vectors")  # fmt: skip
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.plain_vectors = None if plain_vectors is None else np.asarray(plain_vectors, dtype=np.float32)
         self.keys = tuple(keys)
         self.texts = tuple(texts)  # the questions as encoded (after the lexicon expansion)
         self.real = tuple(real)
@@ -157,6 +163,19 @@ class QuestionBank:
         """Each article's questions' words (made at the first hybrid search: 1 s for 8,000 questions)."""
         rows = [row for row, card in enumerate(self.card) if not card]
         return BankWords([self.keys[r] for r in rows], [self.texts[r] for r in rows])
+
+    @cached_property
+    def plain(self) -> BankPlain | None:
+        """The rows by the plain encoder, article by article; None for a bank built without them."""
+        return None if self.plain_vectors is None else BankPlain(self.plain_vectors, self.keys)
+
+    def with_plain(self, plain_vectors: np.ndarray) -> QuestionBank:
+        """This bank with its rows' plain vectors (row-aligned)."""
+        return QuestionBank(self.vectors, self.keys, self.texts, self.real, self.card, plain_vectors)
+
+    def plain_by_text(self) -> dict[str, np.ndarray]:
+        """text as encoded → plain vector, for an incremental rebuild with the same plain encoder."""
+        return {} if self.plain_vectors is None else dict(zip(self.texts, self.plain_vectors, strict=True))
 
     @classmethod
     def build(cls, questions: Sequence[WrittenQuestion], encode: Callable[[list[str]], np.ndarray],
@@ -227,11 +246,14 @@ class QuestionBank:
         keep = [row for row, text in enumerate(self.texts) if text not in texts]
         if len(keep) == len(self):
             return self
+        plain = None if self.plain_vectors is None else self.plain_vectors[keep]
         return QuestionBank(self.vectors[keep], [self.keys[r] for r in keep], [self.texts[r] for r in keep],
-                            [self.real[r] for r in keep], [self.card[r] for r in keep])
+                            [self.real[r] for r in keep], [self.card[r] for r in keep], plain)
 
     def save(self, directory: Path) -> None:
         np.save(directory / VECTORS, self.vectors, allow_pickle=False)
+        if self.plain_vectors is not None:
+            np.save(directory / PLAIN_VECTORS, self.plain_vectors, allow_pickle=False)
         rows = [{"article": key, "text": text, "real": real, **({"card": True} if card else {})}
                 for key, text, real, card in zip(self.keys, self.texts, self.real, self.card, strict=True)]
         (directory / KEYS).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
@@ -240,8 +262,10 @@ class QuestionBank:
     def load(cls, directory: Path) -> QuestionBank:
         rows = json.loads((directory / KEYS).read_text(encoding="utf-8"))
         vectors = np.load(directory / VECTORS, allow_pickle=False)
+        plain_path = directory / PLAIN_VECTORS
+        plain = np.load(plain_path, allow_pickle=False) if plain_path.is_file() else None
         return cls(vectors, [r["article"] for r in rows], [r["text"] for r in rows],
-                   [bool(r.get("real", False)) for r in rows], [bool(r.get("card", False)) for r in rows])
+                   [bool(r.get("real", False)) for r in rows], [bool(r.get("card", False)) for r in rows], plain)
 
     def vectors_by_text(self) -> dict[str, np.ndarray]:
         """text as encoded → vector, for an incremental rebuild with the same encoder."""

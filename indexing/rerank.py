@@ -30,7 +30,8 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "data" / "reranker.json"
 # 0.711 / 0.594 against 0.711 / 0.586 with the three laws' weights, of the dev set 0.735 / 0.671 against
 # 0.731 / 0.662; STARD's 652, 5-fold CV, 0.657 / 0.627 (with the bank's words as features and candidates:
 # 0.800 / 0.680, 0.775 / 0.736 and 0.663 / 0.627; with the cards' phrasings in the bank too: 0.778 / 0.671,
-# 0.783 / 0.766 and 0.667 / 0.626).
+# 0.783 / 0.766 and 0.667 / 0.626; with the bank by the plain encoder: 0.833 / 0.677, 0.820 / 0.822 and
+# 0.666 / 0.642).
 TOWNSHIP_WEIGHTS = Path(__file__).parent / "data" / "reranker_township.json"
 ABSENT_RANK = 100  # rank given to an article a retriever did not return (each ranks at most 100)
 FEATURES = (
@@ -71,6 +72,11 @@ FEATURES = (
     "bank_words",  # mean log-likelihood ratio of the question's words
     "bank_words_gap",  # that minus the best among the candidates
     "bank_words_rank",  # log rank among the candidates
+    # The bank's questions as the plain encoder sees them (`indexing.bank_plain`).
+    "bank_plain",  # the article's closest bank question's cosine (the lowest among the candidates if none)
+    "bank_plain_gap",  # that minus the best among the candidates
+    "bank_plain_share",  # its share of the question's closest bank questions
+    "bank_plain_rank",  # log rank of the cosine among the candidates
 )
 
 
@@ -94,6 +100,14 @@ class Signals(NamedTuple):
     cited: int  # real questions in the question bank citing the article
     plain: PlainScore | None  # None: no plain encoder (its features are missing)
     bank_words: float | None  # None: no question bank
+    bank_plain: BankPlainScore | None  # None: no plain encoder, or a bank without its vectors
+
+
+class BankPlainScore(NamedTuple):
+    """The bank's questions by the plain encoder, for one article."""
+
+    cosine: float | None  # of the article's closest bank question; None: it has none
+    share: float  # its share of the question's closest bank questions
 
 
 class PlainScore(NamedTuple):
@@ -118,6 +132,7 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
     no_bank = [math.nan] * 3
     no_plain = (math.nan,) * 3
     words = _words_features([c.bank_words for c in candidates])
+    near = _bank_plain_features([c.bank_plain for c in candidates])
     return np.array([
         [
             c.fused, math.log(position + 1), c.dense, c.dense - best_dense, c.margin, c.margin - best_margin,
@@ -130,7 +145,7 @@ def feature_matrix(candidates: Sequence[Signals]) -> np.ndarray:
                            math.nan if c.bank_share is None else _log_rank(c.bank_rank))),
             math.log1p(c.cited), float(c.cited > 0),
             *((c.plain.cosine, c.plain.gap, math.log(c.plain.rank + 1)) if c.plain is not None else no_plain),
-            *words[position],
+            *words[position], *near[position],
         ]
         for position, c in enumerate(candidates)
     ])  # fmt: skip
@@ -146,6 +161,21 @@ def _words_features(scores: Sequence[float | None]) -> list[tuple[float, float, 
     rank = {i: r for r, i in enumerate(order)}
     return [(math.nan,) * 3 if score is None else (score, score - best, math.log(rank[i] + 1))
             for i, score in enumerate(scores)]  # fmt: skip
+
+
+def _bank_plain_features(scores: Sequence[BankPlainScore | None]) -> list[tuple[float, ...]]:
+    """Per candidate: its closest bank question's cosine (the lowest among the candidates for an article
+    without any), that minus the best, its share of the neighbours, the log of its rank by cosine."""
+    if any(score is None for score in scores):
+        return [(math.nan,) * 4] * len(scores)
+    known = [score.cosine for score in scores if score is not None and score.cosine is not None]
+    floor = min(known, default=0.0)
+    cosines = [floor if score is None or score.cosine is None else score.cosine for score in scores]
+    best = max(cosines, default=0.0)
+    order = sorted(range(len(cosines)), key=lambda i: -cosines[i])
+    rank = {i: r for r, i in enumerate(order)}
+    return [(cosine, cosine - best, score.share if score is not None else 0.0, math.log(rank[i] + 1))
+            for i, (cosine, score) in enumerate(zip(cosines, scores, strict=True))]  # fmt: skip
 
 
 def overlap(words: frozenset[str], terms: frozenset[str]) -> float:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexing.bank_plain import PlainNeighbours
 from indexing.bank_words import WordsView
 from indexing.fusion import reciprocal_rank_fusion
 from indexing.keyword_index import KeywordIndex, tokenize
@@ -21,7 +22,7 @@ from indexing.on_topic import OnTopicModel
 from indexing.plain_encoder import PlainScorer, PlainView
 from indexing.query import expand_question
 from indexing.question_bank import BankMatch, QuestionBank
-from indexing.rerank import DEPTH, PlainScore, Reranker, Signals, feature_matrix, overlap
+from indexing.rerank import DEPTH, BankPlainScore, PlainScore, Reranker, Signals, feature_matrix, overlap
 from indexing.vector_index import VectorIndex
 from knowledge.articles import Article
 from knowledge.chunking import Chunk
@@ -44,6 +45,9 @@ ROWS_PER_CANDIDATE = 4
 # 1 0.686 / 0.764, 2 0.673 / 0.757. So do the articles whose bank questions share the question's words most
 # (`indexing.bank_words`), re-ranker refitted: weight 0 (features only) 0.688 / 0.784, 0.5 0.693 / 0.791,
 # 1 0.697 / 0.784, 2 0.701 / 0.784 (MRR@10 0.646 at 1, 0.643 at 2).
+# The bank's closest questions by the plain encoder (`indexing.bank_plain`) do not join (measured with the
+# bank encoded by the float model): weight 0.5 STARD 0.711 / 0.651, dev held-out 0.833; 1 0.711 / 0.649,
+# 0.835; against 0.709 / 0.654, 0.830 as features only.
 FUSED = ("bm25", "dense", "bank", "plain", "words")
 FUSION_WEIGHTS = (0.3, 1.0, 1.0, 1.0, 1.0)
 ArticleScores = dict[str, tuple[float, int]]  # article key → (best chunk score, that chunk's row)
@@ -117,9 +121,17 @@ class Retriever:
         """
         return self.embedder.encode_query(expand_question(question.strip()))
 
-    def legal_probability(self, query_vector: np.ndarray) -> float:
-        """How likely the message behind an `embed_question` vector is a legal question (1.0: no model)."""
-        return self.on_topic.probability(query_vector) if self.on_topic is not None else 1.0
+    def legal_probability(self, question: str, query_vector: np.ndarray) -> float:
+        """How likely `question` (whose `embed_question` vector is given) is a legal question; 1.0 without an
+        on-topic model, or without the plain encoder one reads."""
+        model = self.on_topic
+        if model is None:
+            return 1.0
+        if not model.plain_model_id:
+            return model.probability(query_vector)
+        if self.plain is None:
+            return 1.0
+        return model.probability(query_vector, self.plain.vector(question.strip()))
 
     def search(
         self, question: str, k: int = 10, mode: str = "hybrid", *, query_vector: np.ndarray | None = None,
@@ -163,6 +175,8 @@ class Retriever:
         bank = self._bank_matches(query) if query is not None and mode in ("hybrid", "bank") else {}
         plain = self.plain.view(question) if self.plain is not None and mode == "hybrid" else None
         in_bank = self.bank.words.view(words) if self.bank is not None and mode == "hybrid" else None
+        bank_plain = self.bank.plain if self.bank is not None and plain is not None else None
+        near_plain = bank_plain.view(plain.query) if bank_plain is not None and plain is not None else None
         rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank),
                     "plain": plain.ranking(self.candidates) if plain is not None and FUSION_WEIGHTS[3] else [],
                     "words": in_bank.ranking(self.candidates) if in_bank is not None and FUSION_WEIGHTS[4] else []}
@@ -180,7 +194,7 @@ class Retriever:
         reach = order[: max(k, len(cited) + DEPTH)]
         cosines = self.vectors.cosines(query, self._rows_of_all(reach)) if query is not None else None
         seen = _Seen(query=query, cosines=cosines, bm25=bm25, dense=dense, bank=bank, top=top, direct=cited,
-                     plain=plain, words=in_bank)
+                     plain=plain, words=in_bank, bank_plain=near_plain)
         if mode == "hybrid" and self.reranker is not None:
             context = _Words(expanded=frozenset(words), typed=frozenset(typed_words))
             order = self._reranked(order, seen, rankings, context)
@@ -205,11 +219,14 @@ class Retriever:
         bank_cosines = self._bank_cosines(seen, keys)
         plain = seen.plain.scores(keys) if seen.plain is not None else [None] * len(keys)
         bank_words: list[float | None] = [None] * len(keys) if seen.words is None else list(seen.words.scores(keys))
+        bank_plain: list[BankPlainScore | None] = [None] * len(keys)
+        if seen.bank_plain is not None:
+            bank_plain = list(seen.bank_plain.scores(keys))
         signals = [
             self._signals(key, fused_score, float(cosine), float(margin), seen, ranks, words, bank_cosines,
-                          view, in_bank)
-            for (key, fused_score), cosine, margin, view, in_bank
-            in zip(head, cosines, margins, plain, bank_words, strict=True)
+                          view, in_bank, near)
+            for (key, fused_score), cosine, margin, view, in_bank, near
+            in zip(head, cosines, margins, plain, bank_words, bank_plain, strict=True)
         ]
         scores = self.reranker.scores(feature_matrix(signals))
         reranked = [(head[i][0], float(scores[i])) for i in np.argsort(-scores, kind="stable")]
@@ -217,7 +234,8 @@ class Retriever:
 
     def _signals(self, key: str, fused: float, cosine: float, margin: float, seen: _Seen,
                  ranks: dict[str, dict[str, int]], words: _Words, bank_cosines: dict[str, float],
-                 plain: PlainScore | None, bank_words: float | None) -> Signals:  # fmt: skip
+                 plain: PlainScore | None, bank_words: float | None,
+                 bank_plain: BankPlainScore | None) -> Signals:  # fmt: skip
         article, terms = self._articles[key], self._terms_of[key]
         bank_match = seen.bank.get(key)
         bank_share = bank_match.share if bank_match else 0.0
@@ -229,7 +247,7 @@ class Retriever:
             coverage=overlap(words.expanded, terms), raw_coverage=overlap(words.typed, terms),
             title_overlap=overlap(words.expanded, self._title_words[article.path]),
             length=self._length_of[key], cited=self.bank.citations[key] if self.bank is not None else 0,
-            plain=plain, bank_words=bank_words,
+            plain=plain, bank_words=bank_words, bank_plain=bank_plain,
         )  # fmt: skip
 
     def _bank_matches(self, query: np.ndarray) -> dict[str, BankMatch]:
@@ -309,6 +327,7 @@ class _Seen:
     direct: set[str]  # articles the question cites itself
     plain: PlainView | None  # the plain encoder's view of every article (hybrid search with one)
     words: WordsView | None  # the question bank's words' view of every article (hybrid search with a bank)
+    bank_plain: PlainNeighbours | None  # the bank's questions by the plain encoder (hybrid, with both)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ def _scores(retriever: Retriever, text: str) -> tuple[float, float, bool]:
     vector = retriever.embed_question(text)
     hits = retriever.search(text, k=10, query_vector=vector)
     direct = any("direct" in hit.retrievers for hit in hits)
-    return confidence(hits), retriever.legal_probability(vector), direct
+    return confidence(hits), retriever.legal_probability(text, vector), direct
 
 
 def _answered(scores: tuple[float, float, bool], threshold: float, use_legal: bool) -> bool:

@@ -19,6 +19,7 @@ from indexing.build import (
     load_retriever,
 )
 from indexing.embedder import Embedder
+from indexing.onnx_encoder import OnnxQueryEncoder
 from indexing.query import expand_question
 from indexing.question_bank import QuestionBank, WrittenQuestion
 from knowledge.chunking import chunk_articles
@@ -38,6 +39,18 @@ WRITTEN = (
     WrittenQuestion("村里的调解委员会是个啥组织", f"{MEDIATION}:7"),
     WrittenQuestion("借钱不还咋办", "中华人民共和国民法典:675"),  # not in the small corpus
 )
+
+
+class CountingPlain:
+    """The plain encoder, counting the questions it encodes."""
+
+    def __init__(self, inner: OnnxQueryEncoder) -> None:
+        self.inner = inner
+        self.questions = 0
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.questions += len(texts)
+        return self.inner.encode(texts)
 
 
 class CountingEmbedder:
@@ -190,16 +203,31 @@ def test_the_question_bank_holds_the_written_questions_of_the_indexed_articles(
     assert retriever.search("调解收不收费", k=1, mode="bank")[0].article.key == WRITTEN[0].article_key
 
 
-def test_a_rebuild_encodes_only_new_written_questions(tmp_path: Path, small_corpus: Corpus,
-                                                      embedder: Embedder) -> None:
+def test_a_rebuild_encodes_only_new_written_questions(tmp_path: Path, small_corpus: Corpus, embedder: Embedder,
+                                                      plain_encoder: OnnxQueryEncoder) -> None:  # fmt: skip
     out = tmp_path / "index"
-    first = CountingEmbedder(embedder)
-    build_index(small_corpus, first, out, query_pool=POOL, questions=WRITTEN[:1])
-    assert first.questions == 1
-    again = CountingEmbedder(embedder)
-    build_index(small_corpus, again, out, query_pool=POOL, questions=WRITTEN)
-    assert again.questions == 1  # WRITTEN[1]; WRITTEN[2]'s article is not indexed
+    first, first_plain = CountingEmbedder(embedder), CountingPlain(plain_encoder)
+    build_index(small_corpus, first, out, query_pool=POOL, questions=WRITTEN[:1], plain=first_plain)
+    assert first.questions == first_plain.questions == 1
+    again, again_plain = CountingEmbedder(embedder), CountingPlain(plain_encoder)
+    build_index(small_corpus, again, out, query_pool=POOL, questions=WRITTEN, plain=again_plain)
+    assert again.questions == again_plain.questions == 1  # WRITTEN[1]; WRITTEN[2]'s article is not indexed
     assert len(QuestionBank.load(out)) == 2
+
+
+def test_the_bank_keeps_its_questions_as_asked_through_the_plain_encoder(
+    tmp_path: Path, small_corpus: Corpus, embedder: Embedder, plain_encoder: OnnxQueryEncoder
+) -> None:
+    """The plain encoder reads a question as typed, so the bank's plain vectors are of the questions as
+    asked, not of their lexicon expansion (`indexing.bank_plain`); without it the bank keeps none."""
+    build_index(small_corpus, embedder, tmp_path / "index", query_pool=POOL, questions=WRITTEN, plain=plain_encoder)
+    bank = QuestionBank.load(tmp_path / "index")
+    assert bank.plain_vectors is not None
+    np.testing.assert_allclose(bank.plain_vectors, plain_encoder.encode([q.question for q in WRITTEN[:2]]),
+                               atol=1e-5)  # fmt: skip
+    assert bank.texts[0] != WRITTEN[0].question  # the question side's text is expanded; the plain one not
+    build_index(small_corpus, embedder, tmp_path / "bare", query_pool=POOL, questions=WRITTEN)
+    assert QuestionBank.load(tmp_path / "bare").plain is None
 
 
 def test_an_index_built_from_other_written_questions_is_refused(tmp_path: Path, small_corpus: Corpus,

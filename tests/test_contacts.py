@@ -67,6 +67,10 @@ def test_contacts_fit_what_happened_not_only_the_topic(mini_corpus: Corpus) -> N
     assert "122" not in bite and "保险公司" not in bite
     bumped = _reply("打篮球被人撞伤了腿，医药费找谁要", mini_corpus, (1165, 1179))  # 撞 without a vehicle
     assert "122" not in bumped and "保险公司" not in bumped
+    chased = _reply("骑车被狗追摔倒了，狗主人说没咬到不赔", mini_corpus, (1245, 1179))  # a vehicle, no crash
+    assert "122" not in chased and "保险公司" not in chased
+    knocked = _reply("俺骑电动车把一个老太太碰倒了，她家要俺赔钱", mini_corpus, (1165, 1179))
+    assert "交警122" in knocked
     beaten = _reply(BEATEN, mini_corpus, (1042, 1079))
     assert "妇联维权热线12338" in beaten and "报警110" in beaten
 
@@ -100,6 +104,7 @@ def test_an_override_may_be_a_file(tmp_path: Path) -> None:
         ('{"劳动报酬（工钱）": "劳动监察"}', "expected a list"),
         ('{"劳动报酬（工钱）": [{"name": ""}]}', "needs a name"),
         ('{"劳动报酬（工钱）": [{"name": "监察", "tel": "12333"}]}', "a contact is text or"),
+        ('{"人身损害赔偿": [{"name": "交警", "also": ["撞"]}]}', "'also' narrows 'words'"),
         ("/no/such/contacts.json", "no readable file"),
         ('["劳动监察"]', "expected an object"),
     ],

@@ -57,7 +57,9 @@ def test_without_an_export_there_is_no_plain_encoder(tmp_path: Path, embedder: E
 
 
 def test_hybrid_search_hands_the_plain_view_to_the_reranker(mini_retriever: Retriever) -> None:
-    columns = [FEATURES.index(name) for name in ("plain", "plain_gap", "plain_rank")]
+    """Its view of the articles, and of the question bank's questions (`indexing.bank_plain`)."""
+    columns = [FEATURES.index(name) for name in ("plain", "plain_gap", "plain_rank", "bank_plain",
+                                                 "bank_plain_gap", "bank_plain_share", "bank_plain_rank")]
     recorder, kept = FeatureRecorder(), mini_retriever.reranker
     mini_retriever.reranker = recorder
     try:
@@ -70,7 +72,8 @@ def test_hybrid_search_hands_the_plain_view_to_the_reranker(mini_retriever: Retr
             mini_retriever.plain = plain
     finally:
         mini_retriever.reranker = kept
-    assert len(seen) > 5 and np.isfinite(seen).all() and (seen[:, 1] <= 0).all()
+    assert len(seen) > 5 and np.isfinite(seen).all() and (seen[:, [1, 4]] <= 0).all()
+    assert seen[:, 5].sum() > 0  # some candidates own some of the closest bank questions
     assert np.isnan(recorder.features[:, columns]).all()
 
 

@@ -17,6 +17,7 @@ from indexing.rerank import (
     DEPTH,
     FEATURES,
     TOWNSHIP_WEIGHTS,
+    BankPlainScore,
     LinearReranker,
     PlainScore,
     Signals,
@@ -36,7 +37,7 @@ def _signals(**changes: object) -> Signals:
         "fused": 0.02, "dense": 0.8, "margin": 0.01, "bm25": 10.0, "bm25_rank": 0, "dense_rank": 0,
         "bank_share": 0.6, "bank_cosine": 0.9, "bank_rank": 0,
         "coverage": 0.5, "raw_coverage": 0.25, "title_overlap": 0.0, "length": 99, "cited": 0,
-        "plain": PlainScore(0.85, 0.0, 0), "bank_words": 0.5,
+        "plain": PlainScore(0.85, 0.0, 0), "bank_words": 0.5, "bank_plain": BankPlainScore(0.9, 0.3),
     }  # fmt: skip
     values.update(changes)
     return Signals(**values)  # type: ignore[arg-type]
@@ -65,6 +66,18 @@ def test_bank_features_compare_with_the_closest_written_question_of_any_candidat
     np.testing.assert_allclose(column["bank_gap"], [0.0, -0.1, -0.1])
     np.testing.assert_allclose(column["bank_rank"], [0.0, math.log(4), math.log(ABSENT_RANK + 1)])
     assert np.all(np.isfinite(feature_matrix([_signals(bank_cosine=None)])))
+
+
+def test_bank_plain_features_compare_with_the_best_candidate_and_floor_articles_without_questions() -> None:
+    matrix = feature_matrix([_signals(bank_plain=BankPlainScore(0.8, 0.1)), _signals(),
+                             _signals(bank_plain=BankPlainScore(None, 0.0))])  # fmt: skip
+    column = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
+    np.testing.assert_allclose(column["bank_plain"], [0.8, 0.9, 0.8])  # none: the lowest among them
+    np.testing.assert_allclose(column["bank_plain_gap"], [-0.1, 0.0, -0.1])
+    np.testing.assert_allclose(column["bank_plain_share"], [0.1, 0.3, 0.0])
+    np.testing.assert_allclose(column["bank_plain_rank"], [math.log(2), 0.0, math.log(3)])
+    blind = feature_matrix([_signals(bank_plain=None), _signals()])
+    assert np.isnan(blind[:, [FEATURES.index(n) for n in ("bank_plain", "bank_plain_share")]]).all()
 
 
 def test_without_a_question_bank_its_features_count_as_their_mean() -> None:

@@ -31,9 +31,10 @@ class Contact:
     name: str  # 劳动保障监察
     phone: str = ""  # 12333
     words: tuple[str, ...] = ()  # named only when the question holds one of these; () = always
+    also: tuple[str, ...] = ()  # ... and one of these too (骑车 is no accident unless something 撞 or 碰)
 
     def fits(self, question: str) -> bool:
-        return not self.words or any(word in question for word in self.words)
+        return all(not group or any(word in question for word in group) for group in (self.words, self.also))
 
     def text(self, township: str) -> str:
         return self.name.replace(TOWNSHIP_MARK, township) + self.phone
@@ -95,11 +96,18 @@ def _contacts(topic: str, entries: Any) -> tuple[Contact, ...]:
 def _contact(topic: str, entry: Any) -> Contact:
     if isinstance(entry, str):
         entry = {"name": entry}
-    if not isinstance(entry, dict) or set(entry) - {"name", "phone", "words"}:
-        raise ContactsError(f'{topic}: a contact is text or {{"name", "phone", "words"}}; got {entry!r:.80}')
-    name, phone, words = entry.get("name"), entry.get("phone", ""), entry.get("words", [])
+    if not isinstance(entry, dict) or set(entry) - {"name", "phone", "words", "also"}:
+        raise ContactsError(f'{topic}: a contact is text or {{"name", "phone", "words", "also"}}; got {entry!r:.80}')
+    name, phone = entry.get("name"), entry.get("phone", "")
+    words, also = entry.get("words", []), entry.get("also", [])
     if not isinstance(name, str) or not name.strip() or len(name) + len(str(phone)) > MAX_NAME_CHARS:
         raise ContactsError(f"{topic}: a contact needs a name of 1-{MAX_NAME_CHARS} characters; got {name!r:.80}")
-    if not isinstance(phone, str) or not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
-        raise ContactsError(f"{topic}: phone must be text and words a list of words; got {entry!r:.80}")
-    return Contact(name.strip(), phone.strip(), tuple(words))
+    if not isinstance(phone, str) or not all(_word_list(group) for group in (words, also)):
+        raise ContactsError(f"{topic}: phone must be text, words and also lists of words; got {entry!r:.80}")
+    if also and not words:
+        raise ContactsError(f"{topic}: 'also' narrows 'words', so it needs them; got {entry!r:.80}")
+    return Contact(name.strip(), phone.strip(), tuple(words), tuple(also))
+
+
+def _word_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(word, str) and word for word in value)

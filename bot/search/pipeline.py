@@ -70,10 +70,9 @@ def build(settings: Settings, progress: Progress | None = None) -> Manifest:
     corpus = open_corpus(settings)
     check_shipped_cards(corpus)  # a card citing an absent article, or a malformed card file, stops the build
     embedder = open_embedder(settings)
-    manifest = build_index(corpus, embedder, settings.index_dir, progress=progress, questions=bank_questions(corpus))
-    if uses_adapter(settings):  # without the adapter, the question side is the plain encoder already
-        export_plain_encoder(embedder, settings.model_cache_dir)
-    return manifest
+    plain = open_plain_encoder(settings, embedder.document_model_id, embedder)  # exported first when missing
+    return build_index(corpus, embedder, settings.index_dir, progress=progress, questions=bank_questions(corpus),
+                       plain=plain)  # fmt: skip
 
 
 def bank_questions(corpus: Corpus) -> list[WrittenQuestion]:
@@ -124,14 +123,18 @@ def open_retriever(
     questions = bank_questions(corpus)
     side = open_question_side(settings) if answering_only else open_embedder(settings)
     embedder = side if isinstance(side, Embedder) else None  # the whole model, when already loaded
+    plain = None
     try:
         retriever = load_retriever(settings.index_dir, corpus, side, reranker=reranker, questions=questions)
     except (IndexMissingError, IndexMismatchError):
         if not build_if_needed:
             raise
         embedder = embedder or open_embedder(settings)
-        build_index(corpus, embedder, settings.index_dir, progress=progress, questions=questions)
+        plain = open_plain_encoder(settings, embedder.document_model_id, embedder)
+        build_index(corpus, embedder, settings.index_dir, progress=progress, questions=questions, plain=plain)
         retriever = load_retriever(settings.index_dir, corpus, side, reranker=reranker, questions=questions)
-    document_model_id = Manifest.read(settings.index_dir).document_model_id
-    retriever.use_plain_encoder(open_plain_encoder(settings, document_model_id, embedder))
+    if plain is None:
+        document_model_id = Manifest.read(settings.index_dir).document_model_id
+        plain = open_plain_encoder(settings, document_model_id, embedder)
+    retriever.use_plain_encoder(plain)
     return retriever

@@ -41,7 +41,7 @@ def retrieve(retriever: Retriever, question: str) -> Retrieval:
     vector = retriever.embed_question(question)
     # Searched even for a curated answer: the record keeps what retrieval found, for the reviewers.
     hits = tuple(retriever.search(question, k=RETRIEVAL_K, query_vector=vector))
-    return Retrieval(hits=hits, vector=vector, legal=retriever.legal_probability(vector))
+    return Retrieval(hits=hits, vector=vector, legal=retriever.legal_probability(question, vector))
 
 
 class RetrievalPool(Protocol):
