@@ -21,35 +21,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from indexing.article_rows import ArticleRows
 from indexing.rerank import BankPlainScore
 
 NEIGHBOURS = 10  # bank questions whose articles share the "neighbours" feature
 
 
 class BankPlain:
-    """The bank's plain vectors (not copied: the bank holds them) and each row's article."""
+    """The bank's plain vectors (not copied: the bank holds them), grouped by article."""
 
     def __init__(self, vectors: np.ndarray, keys: Sequence[str]) -> None:
         if len(vectors) != len(keys):
             raise ValueError(f"{len(vectors)} plain vectors for {len(keys)} bank questions")
         self._vectors = np.asarray(vectors, dtype=np.float32)
-        # Rows in article order, so that one `maximum.reduceat` over the cosines gives each article's best.
-        self._order = np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=np.int64)
-        ordered = [keys[row] for row in self._order.tolist()]
-        self._starts = np.array([i for i, key in enumerate(ordered) if i == 0 or key != ordered[i - 1]],
-                                dtype=np.int64)  # fmt: skip
-        self._article_of_row = np.empty(len(keys), dtype=np.int64)
-        self._article_of_row[self._order] = np.searchsorted(self._starts, np.arange(len(keys)), side="right") - 1
-        self._number = {ordered[start]: n for n, start in enumerate(self._starts.tolist())}
+        self._rows = ArticleRows(keys)
 
     def view(self, query: np.ndarray) -> PlainNeighbours:
         """How close each article's bank questions lie to the plain vector of a question."""
+        rows = self._rows
         if not len(self._vectors):
-            return PlainNeighbours(np.empty(0, np.float32), np.empty(0), self._number)
+            return PlainNeighbours(np.empty(0, np.float32), np.empty(0), rows.number)
         cosines = self._vectors @ np.asarray(query, dtype=np.float32)
         closest = np.argpartition(-cosines, min(NEIGHBOURS, len(cosines) - 1))[:NEIGHBOURS]
-        share = np.bincount(self._article_of_row[closest], minlength=len(self._starts)) / len(closest)
-        return PlainNeighbours(np.maximum.reduceat(cosines[self._order], self._starts), share, self._number)
+        share = np.bincount(rows.article_of_row[closest], minlength=len(rows)) / len(closest)
+        return PlainNeighbours(rows.best(cosines), share, rows.number)
 
 
 @dataclass(frozen=True)

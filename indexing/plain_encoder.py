@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexing.article_rows import ArticleRows
 from indexing.onnx_encoder import OnnxQueryEncoder, export_dir_for, export_query_model
 from indexing.rerank import PlainScore
 
@@ -34,13 +35,8 @@ class PlainScorer:
 
     def __init__(self, encoder: QueryEncoder, vectors: np.ndarray, article_of_row: Sequence[str]) -> None:
         self.encoder = encoder
-        # Rows regrouped article by article, so that one `maximum.reduceat` gives every article's best.
-        order = sorted(range(len(article_of_row)), key=lambda row: article_of_row[row])
-        self._vectors = np.ascontiguousarray(vectors[order], dtype=np.float32)
-        keys = [article_of_row[row] for row in order]
-        self._starts = np.array([i for i, key in enumerate(keys) if i == 0 or key != keys[i - 1]], dtype=np.int64)
-        self._keys = tuple(keys[start] for start in self._starts.tolist())
-        self._number = {key: n for n, key in enumerate(self._keys)}
+        self._vectors = np.asarray(vectors, dtype=np.float32)  # the index's: not copied
+        self._rows = ArticleRows(article_of_row)
         # The search and the on-topic model (`Retriever.legal_probability`) read the same question's vector.
         self.vector = lru_cache(maxsize=64)(self._encode)
 
@@ -52,7 +48,7 @@ class PlainScorer:
     def view(self, question: str) -> PlainView:
         """How the plain encoder sees every article for `question` (as typed)."""
         query = self.vector(question)
-        return PlainView(np.maximum.reduceat(self._vectors @ query, self._starts), self._keys, self._number, query)
+        return PlainView(self._rows.best(self._vectors @ query), self._rows.keys, self._rows.number, query)
 
 
 @dataclass(frozen=True)

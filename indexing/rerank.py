@@ -166,16 +166,16 @@ def _words_features(scores: Sequence[float | None]) -> list[tuple[float, float, 
 def _bank_plain_features(scores: Sequence[BankPlainScore | None]) -> list[tuple[float, ...]]:
     """Per candidate: its closest bank question's cosine (the lowest among the candidates for an article
     without any), that minus the best, its share of the neighbours, the log of its rank by cosine."""
-    if any(score is None for score in scores):
+    present = [score for score in scores if score is not None]
+    if len(present) < len(scores):
         return [(math.nan,) * 4] * len(scores)
-    known = [score.cosine for score in scores if score is not None and score.cosine is not None]
-    floor = min(known, default=0.0)
-    cosines = [floor if score is None or score.cosine is None else score.cosine for score in scores]
+    floor = min((score.cosine for score in present if score.cosine is not None), default=0.0)
+    cosines = [floor if score.cosine is None else score.cosine for score in present]
     best = max(cosines, default=0.0)
     order = sorted(range(len(cosines)), key=lambda i: -cosines[i])
     rank = {i: r for r, i in enumerate(order)}
-    return [(cosine, cosine - best, score.share if score is not None else 0.0, math.log(rank[i] + 1))
-            for i, (cosine, score) in enumerate(zip(cosines, scores, strict=True))]  # fmt: skip
+    return [(cosine, cosine - best, score.share, math.log(rank[i] + 1))
+            for i, (cosine, score) in enumerate(zip(cosines, present, strict=True))]  # fmt: skip
 
 
 def overlap(words: frozenset[str], terms: frozenset[str]) -> float:

@@ -175,7 +175,7 @@ class Retriever:
         bank = self._bank_matches(query) if query is not None and mode in ("hybrid", "bank") else {}
         plain = self.plain.view(question) if self.plain is not None and mode == "hybrid" else None
         in_bank = self.bank.words.view(words) if self.bank is not None and mode == "hybrid" else None
-        bank_plain = self.bank.plain if self.bank is not None and plain is not None else None
+        bank_plain = self.bank.plain if self.bank is not None else None
         near_plain = bank_plain.view(plain.query) if bank_plain is not None and plain is not None else None
         rankings = {"bm25": _ranked(bm25), "dense": _ranked(dense), "bank": list(bank),
                     "plain": plain.ranking(self.candidates) if plain is not None and FUSION_WEIGHTS[3] else [],
