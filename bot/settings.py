@@ -11,10 +11,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.answers.contacts import Contact, ContactsError, parse_overrides
+from knowledge.corpus import DEFAULT_LAWS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LAWS = ("中华人民共和国民法典", "中华人民共和国宪法", "中华人民共和国人民调解法")
 # Values that ship in examples and must never run in production.
 _PLACEHOLDER_SECRETS = {"", "changethis", "change-me", "secret"}
 

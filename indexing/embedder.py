@@ -35,6 +35,7 @@ from indexing.static_encoder import read_manifest as read_table
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class QuestionSide(Protocol):
     query_backend: QueryBackend
 
     def encode_query(self, text: str) -> np.ndarray: ...
+
+    @property
+    def shared_tokenizer(self) -> Tokenizer | None: ...
 
 
 class EmbedderConfigError(ValueError):
@@ -181,6 +185,13 @@ class Embedder:
         encode = self.query_encoder.encode
         return np.concatenate([encode(texts[i : i + QUERY_BATCH]) for i in range(0, len(texts), QUERY_BATCH)])
 
+    @property
+    def shared_tokenizer(self) -> Tokenizer | None:
+        """The token table's tokenizer, for other encoders of this model's questions to share (each copy
+        of the vocabulary holds some 250 MB); None when questions go through no table."""
+        encoder = self.query_encoder
+        return encoder.tokenizer if isinstance(encoder, StaticQueryEncoder) else None
+
     def encode_query(self, text: str) -> np.ndarray:
         """(dim,) float32 unit vector for one question; concurrent callers share encoder batches."""
         if self.query_backend == "static":  # 0.15 ms: handing it to the batcher's thread would cost more
@@ -244,6 +255,11 @@ class QuestionEmbedder:
         tokenizer.no_padding()
         tokenizer.no_truncation()
         return cls(StaticQueryEncoder(table, tokenizer), f"{question_id}+{table_id(static_table)}")
+
+    @property
+    def shared_tokenizer(self) -> Tokenizer:
+        """As `Embedder.shared_tokenizer`."""
+        return self._encoder.tokenizer
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encoder.encode(texts)

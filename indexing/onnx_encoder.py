@@ -89,7 +89,12 @@ def export_dir_for(cache_dir: Path, model_id: str) -> Path:
 class OnnxQueryEncoder:
     """Texts → mean-pooled, L2-normalised vectors, as the exported sentence-transformers model gives."""
 
-    def __init__(self, export_dir: Path, *, prompt: str, max_length: int, pad_id: int, threads: int) -> None:
+    def __init__(
+        self, export_dir: Path, *, prompt: str, max_length: int, pad_id: int, threads: int,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        """`tokenizer`: the same model's tokenizer, one that neither pads nor truncates, to share with
+        another encoder instead of loading the export's (each copy of this vocabulary holds some 250 MB)."""
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -100,21 +105,25 @@ class OnnxQueryEncoder:
         self._session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
             str(export_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = _truncating_tokenizer(export_dir / TOKENIZER_FILE, max_length)
+        self._tokenizer = tokenizer or _plain_tokenizer(export_dir / TOKENIZER_FILE)
+        self._max_length = max_length
         self._pad_id = pad_id
         self.length_spread = LENGTH_SPREAD  # scripts/bench_encoder_groups.py varies it
         self._prompt = prompt
         self._wants_token_types = "token_type_ids" in {i.name for i in self._session.get_inputs()}
 
     @classmethod
-    def from_export(cls, export_dir: Path, model_id: str, *, threads: int = 1) -> OnnxQueryEncoder | None:
+    def from_export(
+        cls, export_dir: Path, model_id: str, *, threads: int = 1, tokenizer: Tokenizer | None = None
+    ) -> OnnxQueryEncoder | None:
         """The encoder of `export_query_model`'s export of `model_id`, with no need of the model itself;
-        None when that export is not there (or is of another model or version)."""
+        None when that export is not there (or is of another model or version). `tokenizer`: as in
+        `__init__`."""
         if _read_manifest(export_dir) != {"model_id": model_id, "export_version": EXPORT_VERSION}:
             return None
         settings = json.loads((export_dir / SETTINGS_FILE).read_text(encoding="utf-8"))
         return cls(export_dir, prompt=str(settings["prompt"]), max_length=int(settings["max_length"]),
-                   pad_id=int(settings["pad_id"]), threads=threads)  # fmt: skip
+                   pad_id=int(settings["pad_id"]), threads=threads, tokenizer=tokenizer)  # fmt: skip
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 unit vectors; the prompt is prepended here.
@@ -124,7 +133,8 @@ class OnnxQueryEncoder:
         """
         if not texts:
             return np.empty((0, 0), dtype=np.float32)
-        token_ids = [e.ids for e in self._tokenizer.encode_batch([self._prompt + text for text in texts])]
+        encodings = self._tokenizer.encode_batch([self._prompt + text for text in texts])
+        token_ids = [truncated(e.ids, self._max_length) for e in encodings]
         groups = length_groups([len(ids) for ids in token_ids], self.length_spread)
         grouped = np.concatenate([self._encode_padded([token_ids[row] for row in group]) for group in groups])
         vectors = np.empty_like(grouped)
@@ -234,11 +244,17 @@ def _float_matmuls(source: Path) -> list[str]:
     return [node.name for node in graph.node if node.op_type == "MatMul" and _FLOAT_MATMUL.search(node.name)]
 
 
-def _truncating_tokenizer(path: Path, max_length: int) -> Tokenizer:
+def truncated(ids: list[int], max_length: int) -> list[int]:
+    """The model's first `max_length` tokens, its closing special token kept: what the tokenizer's own
+    truncation gives, done here so that one tokenizer without truncation can serve several encoders."""
+    return ids if len(ids) <= max_length else ids[: max_length - 1] + ids[-1:]
+
+
+def _plain_tokenizer(path: Path) -> Tokenizer:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.enable_truncation(max_length)
+    tokenizer.no_truncation()  # `truncated`
     tokenizer.no_padding()  # `_encode_padded` pads each length group to its own longest
     return tokenizer
 

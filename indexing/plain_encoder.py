@@ -27,6 +27,8 @@ from indexing.onnx_encoder import OnnxQueryEncoder, export_dir_for, export_query
 from indexing.rerank import PlainScore
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
     from indexing.embedder import Embedder, QueryEncoder
 
 
@@ -79,6 +81,9 @@ def export_plain_encoder(embedder: Embedder, cache_dir: Path) -> Path:
     return export_query_model(embedder.model, export_dir_for(cache_dir, model_id), model_id=model_id)
 
 
-def load_plain_encoder(cache_dir: Path, model_id: str) -> OnnxQueryEncoder | None:
-    """The exported plain encoder of `model_id`, or None when `pufa build` has not exported it."""
-    return OnnxQueryEncoder.from_export(export_dir_for(cache_dir, model_id), model_id)
+def load_plain_encoder(
+    cache_dir: Path, model_id: str, tokenizer: Tokenizer | None = None
+) -> OnnxQueryEncoder | None:
+    """The exported plain encoder of `model_id`, or None when `pufa build` has not exported it.
+    `tokenizer`: the model's, shared with the question encoder (`Embedder.shared_tokenizer`)."""
+    return OnnxQueryEncoder.from_export(export_dir_for(cache_dir, model_id), model_id, tokenizer=tokenizer)

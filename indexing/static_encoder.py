@@ -121,6 +121,11 @@ class StaticQueryEncoder:
         self._weights = np.append(table.weights, np.float32(0.0))
         self.dim = int(table.vectors.shape[1])
 
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """Its tokenizer, which neither pads nor truncates: other encoders of the model may share it."""
+        return self._tokenizer
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 unit vectors (the bias alone for a text with no known token)."""
         out = np.empty((len(texts), self.dim), dtype=np.float32)

@@ -13,7 +13,7 @@ from knowledge.law_names import law_name_candidates, short_law_name
 from knowledge.local_docs import load_local_docs
 from knowledge.sources import FROM_MANIFEST, StatuteDB
 
-# The three laws of the mission: always a supported corpus, with figures of its own.
+# The three laws of the mission: always a supported corpus (`PUFA_LAWS`), with figures of its own.
 MISSION_LAWS: tuple[str, ...] = ("中华人民共和国民法典", "中华人民共和国宪法", "中华人民共和国人民调解法")
 # The laws of village life that villagers' questions need beside the three (issue 23), all 现行有效 in
 # laws.db once knowledge/data/status_overrides.json corrects 农村土地承包法.
@@ -27,8 +27,9 @@ VILLAGE_LAWS: tuple[str, ...] = tuple(
     )
 )  # fmt: skip
 TOWNSHIP_LAWS: tuple[str, ...] = MISSION_LAWS + VILLAGE_LAWS
-# What knowledge/ and its tests load when not told otherwise; the service's default is bot/settings.py's.
-DEFAULT_LAWS: tuple[str, ...] = MISSION_LAWS
+# What a township's bot cites when not told otherwise (`bot.settings.Settings.laws`): villagers ask about
+# wages, accidents and contracted land as often as about the civil code.
+DEFAULT_LAWS: tuple[str, ...] = TOWNSHIP_LAWS
 
 
 class CorpusError(ValueError):

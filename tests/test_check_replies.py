@@ -80,6 +80,7 @@ def _bad(**changes: object) -> str:
         (_bad(acceptable=[{"law": CIVIL_CODE, "article": "675"}]), "line 2: article number must be an integer"),
         (_bad(acceptable=[{"law": CIVIL_CODE}]), "line 2: expected"),
         (_bad(acceptable=[]), "line 2: 'acceptable' is empty"),
+        (_bad(acceptable=[{"law": "中华人民共和国劳动法", "article": 50}]), "line 2: no acceptable article in the"),
         (_bad(topic="借钱"), "line 2: unknown topic '借钱'"),
         (_bad(question="  "), "line 2: 'question' must be"),
         (_bad(forbidden_tip_words=["狗", ""]), "line 2: 'forbidden_tip_words'"),
@@ -93,6 +94,14 @@ def test_a_bad_line_is_refused_with_its_number(
     with pytest.raises(SituationFileError) as caught:
         load_situations(path, full_corpus)
     assert message in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_articles_of_township_laws_outside_the_corpus_are_left_out(full_corpus: Corpus, tmp_path: Path,
+                                                                   township_corpus: Corpus) -> None:  # fmt: skip
+    wages = _row("老板拖欠工钱不给", "劳动报酬（工钱）", [(CIVIL_CODE, 579), ("中华人民共和国劳动法", 50)], ["狗"])
+    path = _write(tmp_path / "s.jsonl", [wages], "")
+    assert load_situations(path, full_corpus)[0].acceptable == {f"{CIVIL_CODE}:579"}
+    assert load_situations(path, township_corpus)[0].acceptable == {f"{CIVIL_CODE}:579", "中华人民共和国劳动法:50"}
 
 
 def test_an_empty_file_is_refused(full_corpus: Corpus, tmp_path: Path) -> None:

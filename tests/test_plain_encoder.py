@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from indexing.embedder import Embedder
-from indexing.onnx_encoder import OnnxQueryEncoder
+from indexing.onnx_encoder import OnnxQueryEncoder, truncated
 from indexing.plain_encoder import PlainScorer, load_plain_encoder
 from indexing.rerank import FEATURES, PlainScore
 from indexing.rerank_training import FeatureRecorder
@@ -47,6 +47,23 @@ def test_the_export_encodes_like_the_float_model(plain_encoder: OnnxQueryEncoder
     # The adapted question side (what dense search uses) is another encoder: the plain one is not it.
     adapted = embedder.encode_queries(questions, reference=True)
     assert np.all(np.sum(plain * adapted, axis=1) < 0.99)
+
+
+def test_a_shared_tokenizer_encodes_as_the_exports_own(plain_encoder: OnnxQueryEncoder, embedder: Embedder,
+                                                        model_cache_dir: Path) -> None:  # fmt: skip
+    own = load_plain_encoder(model_cache_dir, embedder.document_model_id)  # the export's own tokenizer
+    assert own is not None and own._tokenizer is not plain_encoder._tokenizer
+    long = "邻居借了我五千块钱一直不还，" * 80  # past the model's 512 tokens
+    questions = ["老人没人赡养怎么办", long]
+    assert np.allclose(own.encode(questions), plain_encoder.encode(questions), atol=1e-6)
+    # Cut as sentence-transformers cuts it: still the float model's vector.
+    float_model = embedder.model.encode([long], prompt_name="query", normalize_embeddings=True)
+    assert float(plain_encoder.encode([long])[0] @ float_model[0]) > 0.98
+
+
+def test_truncation_keeps_the_closing_token() -> None:
+    assert truncated([0, 5, 6, 7, 8, 2], 4) == [0, 5, 6, 2]
+    assert truncated([0, 5, 2], 4) == [0, 5, 2] and truncated([0, 5, 6, 2], 4) == [0, 5, 6, 2]
 
 
 def test_without_an_export_there_is_no_plain_encoder(tmp_path: Path, embedder: Embedder,

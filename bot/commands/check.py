@@ -23,7 +23,7 @@ from bot.answers.topics import CATEGORIES
 from bot.commands.output import say, say_json
 from bot.settings import Settings
 from indexing.evaluation import QuestionFileError
-from knowledge.corpus import Corpus
+from knowledge.corpus import TOWNSHIP_LAWS, Corpus
 from knowledge.numerals import from_chinese_numeral
 
 if TYPE_CHECKING:
@@ -88,12 +88,19 @@ def _situation(path: Path, n: int, line: str, corpus: Corpus) -> Situation:
         raise SituationFileError(path, n, "'acceptable' is empty")
     if not isinstance(forbidden, list) or not all(isinstance(w, str) and w for w in forbidden):
         raise SituationFileError(path, n, "'forbidden_tip_words' must be a list of non-empty strings")
-    keys = frozenset(_article_key(path, n, law, number, corpus) for law, number in refs)
+    keys = frozenset(key for law, number in refs if (key := _article_key(path, n, law, number, corpus)))
+    if not keys:
+        raise SituationFileError(path, n, f"no acceptable article in the laws of this corpus ({len(refs)} "
+                                          "in laws it leaves out)")  # fmt: skip
     return Situation(n, question.strip(), topic, keys, tuple(forbidden))
 
 
-def _article_key(path: Path, n: int, law: object, number: object, corpus: Corpus) -> str:
-    """The key of an article named by its law's full name and its number, as the corpus has it."""
+def _article_key(path: Path, n: int, law: object, number: object, corpus: Corpus) -> str | None:
+    """The key of an article named by its law's full name and its number, as the corpus has it; None for
+    a law of a township's default set that this corpus leaves out (a situation lists the articles that
+    answer it in every law of that set, and is judged by those of the configured ones)."""
+    if isinstance(law, str) and law in TOWNSHIP_LAWS and law not in corpus.laws:
+        return None
     if not isinstance(law, str) or law not in corpus.laws:
         raise SituationFileError(path, n, f"unknown law {law!r}: use a full name of {', '.join(corpus.laws)}")
     if not isinstance(number, int) or isinstance(number, bool):
