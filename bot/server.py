@@ -7,8 +7,9 @@ import ipaddress
 import json
 import logging
 import logging.config
+import multiprocessing
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
@@ -17,6 +18,9 @@ from bot import migrations
 from bot.app import create_app
 from bot.settings import DEV_DEFAULTS, Settings, SettingsError, with_development_defaults
 from bot.wechat import webhook
+
+if TYPE_CHECKING:
+    from indexing.retrieval import Retriever
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,29 @@ class _ProgressLog:
             log.info("building the index: %d / %d chunks embedded", done, total)
 
 
+def _open_index(settings: Settings) -> Retriever:
+    from bot.search.pipeline import open_retriever  # the model stack loads only when serving
+
+    return open_retriever(settings, build_if_needed=True, progress=_ProgressLog(), answering_only=True)
+
+
+def _prepare_index_apart(settings: Settings) -> bool:
+    """Build the index if needed, and check that it loads, in a child process; whether it did.
+
+    Every worker loads its own retriever: the supervising process would keep the memory of one it loaded
+    itself (some 0.8 GB: neither the allocator nor the tokenizer gives it back), so it never loads one."""
+    log.info("preparing the model and the index in a child process (the first start: a few minutes)")
+    child = multiprocessing.get_context("spawn").Process(target=_prepare_index, args=(settings,), daemon=True)
+    child.start()
+    child.join()
+    return child.exitcode == 0
+
+
+def _prepare_index(settings: Settings) -> None:
+    logging.config.dictConfig(logging_config(settings.log_format))
+    _open_index(settings)
+
+
 def _export_for_workers(settings: Settings) -> None:
     """Worker processes read Settings from the environment: hand them the development defaults too."""
     for name, value in DEV_DEFAULTS.items():
@@ -124,7 +151,8 @@ def require_loopback_in_development(settings: Settings, host: str) -> None:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
-    """Run the webhook server until interrupted; 2 if the configuration is unsafe for this environment."""
+    """Run the webhook server until interrupted; 2 if the configuration is unsafe for this environment, 1 if
+    the index cannot be prepared."""
     try:
         settings.require_server_secrets()
         require_loopback_in_development(settings, host)
@@ -136,17 +164,18 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, workers
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # records, spool, keys: owner only
     log.info("migrating the database")
     migrations.upgrade(settings.sqlalchemy_url)
-    from bot.search.pipeline import open_retriever  # the model stack loads only when serving
-
-    # The first start also converts the bundled model and exports the question encoder, in silence.
-    log.info("loading the model and the index (the first start prepares them: a few minutes)")
-    retriever = open_retriever(settings, build_if_needed=True, progress=_ProgressLog(), answering_only=True)
-    log.info("index ready; the webhook will listen on http://%s:%d/wechat", host, port)
     if workers == 1:
+        # The first start also converts the bundled model and exports the question encoder, in silence.
+        log.info("loading the model and the index (the first start prepares them: a few minutes)")
+        retriever = _open_index(settings)
+        log.info("index ready; the webhook will listen on http://%s:%d/wechat", host, port)
         uvicorn.run(create_app(settings, retriever, single_process=True), host=host, port=port,
                     log_config=logging_config(settings.log_format))
     else:
-        del retriever  # every worker loads its own; the supervising process need not hold the model
+        if not _prepare_index_apart(settings):
+            log.error("refusing to start: the index could not be prepared (the reason is logged above)")
+            return 1
+        log.info("index ready; the webhook will listen on http://%s:%d/wechat", host, port)
         _export_for_workers(settings)
         # N workers each encoding on every CPU would oversubscribe them: give each its share.
         share = max(1, len(os.sched_getaffinity(0)) // workers)

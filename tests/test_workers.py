@@ -168,6 +168,20 @@ def test_two_processes_answer_copies_of_a_message_once(served: tuple[ServeProces
 
 
 @pytest.mark.postgresql
+def test_the_supervising_process_never_loads_the_model(served: tuple[ServeProcess, str]) -> None:
+    process, _ = served
+    assert "preparing the model and the index in a child process" in process.logs()
+    # It holds no retriever: a fraction of what each worker holds with one.
+    workers = [_resident_mb(pid) for pid in process.worker_pids()]
+    assert _resident_mb(process.process.pid) < min(workers) / 2, workers
+
+
+def _resident_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))) / 1024
+
+
+@pytest.mark.postgresql
 def test_json_logs_hold_neither_openid_nor_question(served: tuple[ServeProcess, str]) -> None:
     process, _ = served
     openid, msg_id, question = new_openid(), new_msg_id(), "我家宅基地被邻居占了一米多宽怎么调解"
