@@ -28,6 +28,7 @@ from indexing.static_encoder import (
     StaticQueryEncoder,
     StaticTableError,
     TokenTable,
+    load_plain_tokenizer,
     plain_tokenizer,
     table_id,
 )
@@ -240,8 +241,6 @@ class QuestionEmbedder:
         Raises EmbedderConfigError when the table was not distilled from that question side (then only
         an `Embedder` can encode the questions), ModelNotAvailableError when the model is not converted.
         """
-        from tokenizers import Tokenizer
-
         path = cache_dir / DEFAULT_MODEL_DIR
         if read_manifest(path) is None:
             raise ModelNotAvailableError(f"the bundled model is not converted in {path} yet")
@@ -251,9 +250,7 @@ class QuestionEmbedder:
             table = TokenTable.load(_distilled_from(question_id, static_table))
         except StaticTableError as exc:
             raise EmbedderConfigError(str(exc)) from exc
-        tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))  # its own: no copy needed (280 MB)
-        tokenizer.no_padding()
-        tokenizer.no_truncation()
+        tokenizer = load_plain_tokenizer(path / "tokenizer.json")  # its own: no copy needed (280 MB)
         return cls(StaticQueryEncoder(table, tokenizer), f"{question_id}+{table_id(static_table)}")
 
     @property

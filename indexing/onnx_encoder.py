@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexing.static_encoder import load_plain_tokenizer
+
 if TYPE_CHECKING:
     import onnxruntime
     import torch
@@ -105,7 +107,8 @@ class OnnxQueryEncoder:
         self._session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
             str(export_dir / MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
-        self._tokenizer = tokenizer or _plain_tokenizer(export_dir / TOKENIZER_FILE)
+        # It neither truncates (`truncated`) nor pads (`_encode_padded` pads each length group to its longest).
+        self._tokenizer = tokenizer or load_plain_tokenizer(export_dir / TOKENIZER_FILE)
         self._max_length = max_length
         self._pad_id = pad_id
         self.length_spread = LENGTH_SPREAD  # scripts/bench_encoder_groups.py varies it
@@ -248,15 +251,6 @@ def truncated(ids: list[int], max_length: int) -> list[int]:
     """The model's first `max_length` tokens, its closing special token kept: what the tokenizer's own
     truncation gives, done here so that one tokenizer without truncation can serve several encoders."""
     return ids if len(ids) <= max_length else ids[: max_length - 1] + ids[-1:]
-
-
-def _plain_tokenizer(path: Path) -> Tokenizer:
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(path))
-    tokenizer.no_truncation()  # `truncated`
-    tokenizer.no_padding()  # `_encode_padded` pads each length group to its own longest
-    return tokenizer
 
 
 def _read_manifest(out_dir: Path) -> dict[str, object] | None:

@@ -99,10 +99,21 @@ def plain_tokenizer(tokenizer: Tokenizer) -> Tokenizer:
     """
     from tokenizers import Tokenizer
 
-    plain = Tokenizer.from_str(tokenizer.to_str())
-    plain.no_padding()
-    plain.no_truncation()
-    return plain
+    return _unpadded(Tokenizer.from_str(tokenizer.to_str()))
+
+
+def load_plain_tokenizer(path: Path) -> Tokenizer:
+    """A model's tokenizer from its tokenizer.json, neither padding nor truncating (as `plain_tokenizer`):
+    the token table's, and the ONNX encoders', which pad and cut for themselves."""
+    from tokenizers import Tokenizer
+
+    return _unpadded(Tokenizer.from_file(str(path)))
+
+
+def _unpadded(tokenizer: Tokenizer) -> Tokenizer:
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
 
 
 class StaticQueryEncoder:

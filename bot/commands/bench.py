@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_bench_retrieval(args: argparse.Namespace, settings: Settings) -> int:
     questions = [q.query for q in load_questions(args.questions)][: args.limit]
     embedder = pipeline.open_embedder(settings)
-    plain = pipeline.open_plain_encoder(settings, embedder.document_model_id, embedder, embedder)
+    plain = pipeline.open_plain_encoder(settings, embedder.document_model_id, embedder)
     figures = benchmark_retrieval(pipeline.open_corpus(settings), embedder, questions, plain=plain)
     if args.json:
         say_json(figures)

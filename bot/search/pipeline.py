@@ -70,7 +70,7 @@ def build(settings: Settings, progress: Progress | None = None) -> Manifest:
     corpus = open_corpus(settings)
     check_shipped_cards(corpus)  # a card citing an absent article, or a malformed card file, stops the build
     embedder = open_embedder(settings)
-    plain = open_plain_encoder(settings, embedder.document_model_id, embedder, embedder)  # exported when missing
+    plain = open_plain_encoder(settings, embedder.document_model_id, embedder)  # exported first when missing
     return build_index(corpus, embedder, settings.index_dir, progress=progress, questions=bank_questions(corpus),
                        plain=plain)  # fmt: skip
 
@@ -92,19 +92,20 @@ def bank_questions(corpus: Corpus) -> list[WrittenQuestion]:
     return default_bank_questions({a.key for a in corpus.articles}) + phrasings
 
 
-def open_plain_encoder(settings: Settings, document_model_id: str, side: QuestionSide | None = None,
+def open_plain_encoder(settings: Settings, document_model_id: str, side: QuestionSide,
                        embedder: Embedder | None = None) -> OnnxQueryEncoder | None:  # fmt: skip
     """The plain question encoder (`indexing.plain_encoder`), exported first when missing (that takes the
-    whole model, once: `embedder` when the caller has it loaded); None when questions go through no adapter
-    (their encoder is the plain one already). It shares the tokenizer of `side`, the questions' encoder of
-    the same model, when that has one to share."""
+    whole model, once: `embedder`, or `side` when it is the whole model, if the caller has it loaded); None
+    when questions go through no adapter (their encoder is the plain one already). It shares the tokenizer
+    of `side`, the questions' encoder, when that has one of the same model."""
     if not uses_adapter(settings) or not document_model_id:  # an index from before the id was kept
         return None
-    tokenizer = side.shared_tokenizer if side is not None and side.model_id.startswith(document_model_id) else None
+    tokenizer = side.shared_tokenizer if side.model_id.startswith(document_model_id) else None
     encoder = load_plain_encoder(settings.model_cache_dir, document_model_id, tokenizer)
     if encoder is None:
         log.info("exporting the plain question encoder (once)")
-        export_plain_encoder(embedder or open_embedder(settings), settings.model_cache_dir)
+        model = embedder or (side if isinstance(side, Embedder) else open_embedder(settings))
+        export_plain_encoder(model, settings.model_cache_dir)
         encoder = load_plain_encoder(settings.model_cache_dir, document_model_id, tokenizer)
     return encoder
 
@@ -124,19 +125,18 @@ def open_retriever(
     corpus = open_corpus(settings)
     questions = bank_questions(corpus)
     side = open_question_side(settings) if answering_only else open_embedder(settings)
-    embedder = side if isinstance(side, Embedder) else None  # the whole model, when already loaded
     plain = None
     try:
         retriever = load_retriever(settings.index_dir, corpus, side, reranker=reranker, questions=questions)
     except (IndexMissingError, IndexMismatchError):
         if not build_if_needed:
             raise
-        embedder = embedder or open_embedder(settings)
+        embedder = side if isinstance(side, Embedder) else open_embedder(settings)  # the whole model builds
         plain = open_plain_encoder(settings, embedder.document_model_id, side, embedder)
         build_index(corpus, embedder, settings.index_dir, progress=progress, questions=questions, plain=plain)
         retriever = load_retriever(settings.index_dir, corpus, side, reranker=reranker, questions=questions)
     if plain is None:
         document_model_id = Manifest.read(settings.index_dir).document_model_id
-        plain = open_plain_encoder(settings, document_model_id, side, embedder)
+        plain = open_plain_encoder(settings, document_model_id, side)
     retriever.use_plain_encoder(plain)
     return retriever
