@@ -21,7 +21,9 @@ from bot.answers.cards import (
     check_shipped_cards,
     cited_in,
     load_card_file,
+    load_cards,
     unsupported_sentences,
+    usable_cards,
 )
 from bot.answers.composer import compose_answer, compose_card
 from bot.answers.guides import Tip
@@ -64,13 +66,51 @@ def test_every_plain_answer_sentence_ends_with_the_article_it_rests_on() -> None
         assert set(cited_in(card.answer)) <= set(card.articles), card.id
 
 
-def test_every_article_a_card_names_is_in_the_corpus(full_corpus: Corpus) -> None:
+def test_every_article_a_card_names_is_in_the_corpus(full_corpus: Corpus, township_corpus: Corpus) -> None:
     assert check_cards(cards(), full_corpus) == []
-    assert check_shipped_cards(full_corpus) == len(cards())
+    assert check_shipped_cards(township_corpus) == len(cards())
     for card in cards():
-        cited_articles(card.answer, full_corpus)  # every 《…》第N条 exists
+        cited_articles(card.answer, township_corpus)  # every 《…》第N条 exists
         for tip in card.tips:
-            assert full_corpus.get(tip.law, tip.number) is not None, (card.id, tip)
+            assert township_corpus.get(tip.law, tip.number) is not None, (card.id, tip)
+
+
+def test_the_laws_of_village_life_take_over_their_civil_code_twins(full_corpus: Corpus, township_corpus: Corpus) -> None:
+    """With the 19 laws, a card on 劳动法 or 反家庭暴力法 answers in place of the 民法典 card it replaces; with
+    the three laws alone, that 民法典 card still answers. Either way each situation has one card."""
+    replacing = [card for card in cards() if card.replaces]
+    assert len(replacing) >= 5
+    three, nineteen = ({c.id for c in usable_cards(cards(), corpus)} for corpus in (full_corpus, township_corpus))
+    for card in replacing:
+        assert card.id in nineteen and card.replaces not in nineteen, card.id
+        assert card.replaces in three and card.id not in three, card.id
+    on_new_laws = [c for c in cards() if any(township_corpus.resolve_law(law) and not full_corpus.resolve_law(law)
+                                              for law, _ in c.articles)]  # fmt: skip
+    assert len(on_new_laws) >= 10 and {c.id for c in on_new_laws} <= nineteen - three
+
+
+def test_a_replacement_is_used_only_where_the_corpus_can_quote_it(full_corpus: Corpus, township_corpus: Corpus) -> None:
+    elder_law = dict(GOOD, id="t-fenjia-elder", replaces="t-fenjia", articles=["老年人权益保障法 19"],
+                     answer="不能。子女不能拿分家当理由不养老人（《老年人权益保障法》第十九条）。")  # fmt: skip
+    other = dict(GOOD, id="t-other")
+    loaded = load_cards([("a.json", card_file(GOOD, other)), ("b.json", card_file(elder_law))])
+    assert [c.id for c in usable_cards(loaded, full_corpus)] == ["t-fenjia", "t-other"]
+    assert [c.id for c in usable_cards(loaded, township_corpus)] == ["t-other", "t-fenjia-elder"]
+
+
+@pytest.mark.parametrize(
+    ("replaces", "message"),
+    [
+        ("t-nobody", r"b\.json:\d+: card t-new replaces 't-nobody', which is no other card"),
+        ("t-new", r"replaces 't-new', which is no other card"),
+        ("t-middle", r"card t-new replaces t-middle, itself a replacement"),
+        (7, r"card t-new: replaces must be a string"),
+    ],
+)
+def test_a_replacement_naming_no_card_or_a_chain_is_refused(replaces: object, message: str) -> None:
+    middle = dict(GOOD, id="t-middle", replaces="t-fenjia")
+    with pytest.raises(CardsDataError, match=message):
+        load_cards([("a.json", card_file(GOOD, middle)), ("b.json", card_file(dict(GOOD, id="t-new", replaces=replaces)))])
 
 
 def test_a_sentence_without_its_citation_is_refused_with_file_and_line() -> None:
@@ -106,18 +146,18 @@ def test_a_card_citing_an_absent_article_stops_the_build(mini_corpus: Corpus) ->
         check_shipped_cards(mini_corpus)
 
 
-def test_every_card_leads_a_sendable_reply_quoting_its_articles_verbatim(full_corpus: Corpus) -> None:
+def test_every_card_leads_a_sendable_reply_quoting_its_articles_verbatim(township_corpus: Corpus) -> None:
     for card in cards():
-        answer = compose_card(card.examples[0], card, [], corpus=full_corpus, township=TOWNSHIP)
+        answer = compose_card(card.examples[0], card, [], corpus=township_corpus, township=TOWNSHIP)
         assert_sendable(answer.text)
         lead = answer.text.split("\n\n")[0].splitlines()
         assert f"【{card.situation}】{card.answer}" == lead[-2], card.id  # after any emergency lines
         assert answer.emergency == (len(lead) > 2)
         assert answer.card_id == card.id and answer.category == card.topic
-        quoted = [full_corpus.get(law, n) for law, n in card.articles]
+        quoted = [township_corpus.get(law, n) for law, n in card.articles]
         assert answer.cited[0] == quoted[0].key, card.id  # type: ignore[union-attr]
         assert set(answer.cited) <= {a.key for a in quoted if a is not None}
-        cited_articles(answer.text, full_corpus)
+        cited_articles(answer.text, township_corpus)
         if card.tips:
             assert "建议：" + card.tips[0].text in answer.text, card.id
 

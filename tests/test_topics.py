@@ -101,13 +101,14 @@ def test_subject_phrase_skips_generic_titles_and_falls_back_to_the_law() -> None
     ("law", "number", "category"),
     [
         ("劳动合同法", 47, "劳动报酬（工钱）"),  # 第四章 劳动合同的解除和终止: "合同" in the title, but a job
-        ("社会保险法", 41, "劳动报酬（工钱）"),
+        ("社会保险法", 41, "劳动报酬（工钱）"),  # 第四章 工伤保险
+        ("社会保险法", 16, None),  # 第二章 基本养老保险: a farmer's pension is not about wages
         ("道路交通安全法", 76, "人身损害赔偿"),
         ("反家庭暴力法", 23, "婚姻家庭"),
         ("老年人权益保障法", 19, "赡养抚养"),
         ("农村土地承包经营纠纷调解仲裁法", 18, "土地承包"),
         ("消费者权益保护法", 55, "消费维权"),
-        ("村民委员会组织法", 28, None),  # 村务: no topic of its own yet
+        ("村民委员会组织法", 28, "宪法与公民权利"),  # 村务: 【村务和公民权利】
     ],
 )
 def test_the_laws_of_village_life_fall_in_their_topic(

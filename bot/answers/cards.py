@@ -5,6 +5,11 @@ whose every sentence ends with the article it rests on, the articles to quote in
 and the topic whose contacts to name. Pure: loading checks the shape of every file and reports the file
 and line of what is wrong; `check_cards` checks every cited article against a corpus (run by `pufa build`
 and by the tests on the full corpus).
+
+A card resting on a law of village life (劳动合同法, 反家庭暴力法...) may name the card it `replaces`: the
+民法典 card of the same situation. `usable_cards` keeps, for a deployment's corpus, the cards it can quote in
+full and drops a card whose replacement is among them, so the three laws alone keep the 民法典 answer and
+the 19 laws give the law that fits (issue 23). Two twins never compete for one question.
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ __all__ = [
     "check_shipped_cards",
     "cited_in",
     "load_card_file",
+    "load_cards",
     "missing_articles",
     "parse_card",
     "unsupported_sentences",
+    "usable_cards",
 ]
 
 # 《民法典》第一千零六十七条, also inside a list: （《民法典》第二十六条、第一千零六十七条）
@@ -70,6 +77,7 @@ class Card:
     articles: tuple[tuple[str, int], ...]  # (law short name, number) to quote, in order
     tips: tuple[Tip, ...]
     contact: str  # the category whose contacts the reply names
+    replaces: str = ""  # the id of the card this one stands in for when the corpus can quote this one
     source: str = ""  # file:line, for error messages
 
     @property
@@ -105,11 +113,26 @@ def card_files() -> list[Traversable]:
 @cache
 def cards() -> tuple[Card, ...]:
     """Every shipped card, loaded and shape-checked once; raises CardsDataError."""
+    return load_cards((f"bot/data/cards/{file.name}", file.read_text(encoding="utf-8")) for file in card_files())
+
+
+def load_cards(files: Iterable[tuple[str, str]]) -> tuple[Card, ...]:
+    """The cards of several files, given as (name, text): each file shape-checked, ids unique over all of
+    them, every `replaces` naming another card that replaces none; CardsDataError naming file and line."""
     loaded: list[Card] = []
-    for file in card_files():
-        loaded += load_card_file(file.read_text(encoding="utf-8"), f"bot/data/cards/{file.name}")
+    for name, text in files:
+        loaded += load_card_file(text, name)
     _check_unique(loaded)
+    _check_replacements(loaded)
     return tuple(loaded)
+
+
+def usable_cards(all_cards: Iterable[Card], corpus: Corpus) -> tuple[Card, ...]:
+    """The cards a deployment with `corpus` uses: those it can quote in full, less those replaced by one of
+    them (in order). What the matcher, the question bank and the console's list all read."""
+    quotable = [card for card in all_cards if not missing_articles(card, corpus)]
+    replaced = {card.replaces for card in quotable if card.replaces}
+    return tuple(card for card in quotable if card.id not in replaced)
 
 
 def load_card_file(text: str, name: str) -> list[Card]:
@@ -183,6 +206,7 @@ def _card(entry: Any, topic: str, text: str, name: str, index: int, *, where: st
             articles=tuple(_article(ref) for ref in _strings(entry, "articles")),
             tips=tuple(_tip(t) for t in entry.get("tips", [])),
             contact=entry.get("contact", topic),
+            replaces=_optional_text(entry, "replaces"),
             source=where,
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -216,6 +240,27 @@ def _check_unique(all_cards: Sequence[Card]) -> None:
         if card.id in seen:
             raise CardsDataError(f"{card.source}: card id {card.id} already used at {seen[card.id]}")
         seen[card.id] = card.source
+
+
+def _check_replacements(all_cards: Sequence[Card]) -> None:
+    """A card replaces one card that exists and replaces none itself: one step, so what stands in for
+    what reads off the two files."""
+    by_id = {card.id: card for card in all_cards}
+    for card in all_cards:
+        if not card.replaces:
+            continue
+        target = by_id.get(card.replaces)
+        if target is None or target is card:
+            raise CardsDataError(f"{card.source}: card {card.id} replaces {card.replaces!r}, which is no other card")
+        if target.replaces:
+            raise CardsDataError(f"{card.source}: card {card.id} replaces {target.id}, itself a replacement")
+
+
+def _optional_text(entry: dict[str, Any], key: str) -> str:
+    value = entry.get(key, "")
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string")
+    return value.strip()
 
 
 def _text(entry: dict[str, Any], key: str, limit: int) -> str:

@@ -20,7 +20,7 @@ from bot.answers.bodies import body_line
 from bot.answers.confidence import confidence, hit_strength
 from bot.answers.emergency import emergency_lines
 from bot.answers.excerpts import excerpt
-from bot.answers.guides import Tip, advice_line, guide, guides
+from bot.answers.guides import Tip, advice_line, article_tips, guide, guides
 from bot.answers.text import MAX_REPLY_BYTES, clip_bytes, utf8_len
 from bot.answers.topics import OTHER, classify_articles, label, topics
 from bot.answers.township import Township
@@ -145,7 +145,7 @@ def compose_answer(
     category = classify_articles(question, articles)
     lead = _lead_tip(category, articles[0], corpus)
     head = [*alarm, *_topic_lines(category, lead)]
-    tips = _fitting_tips([tip for tip in guide(category) if lead is None or tip != lead[0]], corpus)
+    tips = _fitting_tips([tip for tip in (*guide(category), *article_tips()) if lead is None or tip != lead[0]], corpus)
     quote = _strong_count([hit for hit in known if hit.article.key in {a.key for a in articles}])
     layout = _layout(head, articles, question, tips, township, category=category, ask=True, quote=quote)
     return Answer(
@@ -254,7 +254,8 @@ def _lead_tip(category: str, first: Article, corpus: Corpus) -> tuple[Tip, Artic
     """A guide's tip resting on the reply's first article (the topic's own tips first, then the others'):
     what that article means for a villager, in one plain sentence. The tips on the 人民调解法 fit every
     dispute and say nothing of the first article: never a lead."""
-    ordered = [*guide(category), *(tip for other, tips in guides().items() if other != category for tip in tips)]
+    ordered = [*guide(category), *(tip for other, tips in guides().items() if other != category for tip in tips),
+               *article_tips()]  # fmt: skip
     for tip in ordered:
         article = corpus.get(tip.law, tip.number)
         if article is not None and article.key == first.key and article.short_law != UNIVERSAL_TIPS_LAW:

@@ -1,4 +1,8 @@
-"""Topic guides: 1–3 practical tips per category, each resting on a cited article (bot/data/guides.json)."""
+"""Topic guides: 1–3 practical tips per category, each resting on a cited article (bot/data/guides.json).
+
+Beside them, `article_tips`: what one article of a law of village life means, in a plain sentence. They are
+not a topic's guide (the menu never shows them): a reply shows one only when it quotes its article, so a
+deployment without that law never does."""
 
 from __future__ import annotations
 
@@ -30,12 +34,29 @@ class Tip:
 @cache
 def guides() -> dict[str, tuple[Tip, ...]]:
     """Every category's tips, loaded once."""
-    raw = json.loads((resources.files("bot") / "data" / "guides.json").read_text(encoding="utf-8"))
-    entries = raw.get("guides", {})
+    entries = _raw().get("guides", {})
     missing = [c for c in CATEGORIES if not 1 <= len(entries.get(c, ())) <= 3]
     if missing:
         raise GuidesDataError(f"guides.json needs 1-3 tips for each category; fix: {missing}")
-    return {c: tuple(Tip(t["tip"], t["law"], int(t["number"])) for t in entries[c]) for c in CATEGORIES}
+    return {c: tuple(_tip(t) for t in entries[c]) for c in CATEGORIES}
+
+
+@cache
+def article_tips() -> tuple[Tip, ...]:
+    """The plain meaning of single articles of the laws of village life, loaded once."""
+    return tuple(_tip(t) for t in _raw().get("article_tips", []))
+
+
+@cache
+def _raw() -> dict:
+    return json.loads((resources.files("bot") / "data" / "guides.json").read_text(encoding="utf-8"))
+
+
+def _tip(entry: dict) -> Tip:
+    try:
+        return Tip(str(entry["tip"]), str(entry["law"]), int(entry["number"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GuidesDataError(f"guides.json: a tip needs tip, law and number: {entry!r}") from exc
 
 
 def guide(category: str) -> tuple[Tip, ...]:

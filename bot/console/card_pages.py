@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from bot.answers.cards import Card, cards
+from bot.answers.cards import Card, cards, usable_cards
 from bot.answers.topics import CATEGORIES
 from bot.console.context import PREFIX, ConsoleError
 from bot.console.deps import Console, DbSession, Form, Login, StaffForm, StaffLogin, plausible_id, text_field
@@ -50,7 +50,7 @@ def _tips(raw: str) -> list[tuple[str, str, int]]:
 
 @router.get("/cards")
 def card_list(request: Request, console: Console, db: DbSession, login: Login) -> Response:
-    in_use = effective_cards(db, cards())
+    in_use = usable_cards(effective_cards(db, cards()), console.corpus)
     by_topic = {topic: [card for card in in_use if card.topic == topic] for topic in CATEGORIES}
     return console.render(
         request, "cards.html", login=login, by_topic=by_topic, proposals=list_card_edits(db), total=len(in_use)

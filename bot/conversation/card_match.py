@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.answers.cards import Card, cards, missing_articles
+from bot.answers.cards import Card, cards, usable_cards
 from bot.staff.card_edits import edits_version, effective_cards
 
 if TYPE_CHECKING:
@@ -79,8 +79,9 @@ class CardMatcher:
         threshold: float = MATCH_THRESHOLD,
         sessions: sessionmaker[Session] | None = None,
     ) -> None:
-        """`embed`: the retriever's `embed_question`. Cards citing an article `corpus` lacks are left out (a
-        deployment with other laws), so a matched card can always be quoted in full."""
+        """`embed`: the retriever's `embed_question`. Only `usable_cards` are matched: a card citing an article
+        `corpus` lacks is left out (a deployment with other laws), so a matched card can always be quoted in
+        full, and so is a card another usable card replaces."""
         self._embed = embed
         self._corpus = corpus
         self._shipped = tuple(cards() if shipped is None else shipped)
@@ -138,9 +139,10 @@ class CardMatcher:
         return found if found is not None and found.similarity >= self.threshold else None
 
     def _load(self, chosen: Sequence[Card]) -> _Bank:
-        usable = tuple(card for card in chosen if not missing_articles(card, self._corpus))
+        usable = usable_cards(chosen, self._corpus)
         if len(usable) < len(chosen):
-            log.warning("%d situation cards cite articles outside the corpus; left out", len(chosen) - len(usable))
+            log.info("%d situation cards left out: they cite laws outside the corpus, or another card replaces "
+                     "them", len(chosen) - len(usable))  # fmt: skip
         texts = [(i, text) for i, card in enumerate(usable) for text in card.texts]
         for _, text in texts:
             if text not in self._by_text:

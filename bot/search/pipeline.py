@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.answers.cards import cards, check_shipped_cards, missing_articles
+from bot.answers.cards import cards, check_shipped_cards, usable_cards
 from bot.settings import Settings
 from indexing.build import IndexMismatchError, IndexMissingError, Manifest, build_index, load_retriever
 from indexing.embedder import (
@@ -77,7 +77,7 @@ def build(settings: Settings, progress: Progress | None = None) -> Manifest:
 
 def bank_questions(corpus: Corpus) -> list[WrittenQuestion]:
     """What the question bank holds: the written and real questions (`indexing.question_bank`), and the
-    situation cards' phrasings, each for its card's first article (cards the corpus can quote in full).
+    situation cards' phrasings, each for its card's first article (the cards in use: `usable_cards`).
 
     The cards' phrasings are how villagers put the situations the cards answer: with them in the bank, a
     question in those words reaches the card's article, and so the card (bot/conversation/card_match.py).
@@ -86,7 +86,7 @@ def bank_questions(corpus: Corpus) -> list[WrittenQuestion]:
     0.794 / 0.773 (the dev set and the cards are written by the same team). With the phrasings' words
     counted too: 85.1 % on the situations, but STARD 0.692 / 0.641."""
     phrasings = [WrittenQuestion(text, article.key, card=True)
-                 for card in cards() if not missing_articles(card, corpus)
+                 for card in usable_cards(cards(), corpus)
                  if (article := corpus.get(*card.articles[0])) is not None
                  for text in card.texts]  # fmt: skip
     return default_bank_questions({a.key for a in corpus.articles}) + phrasings

@@ -62,7 +62,7 @@ def card_fields(card: Card) -> dict[str, Any]:
         "articles": [f"{law} {number}" for law, number in card.articles],
         "tips": [{"tip": t.text, "law": t.law, "number": t.number} for t in card.tips],
         "contact": card.contact,
-    }
+    } | ({"replaces": card.replaces} if card.replaces else {})
 
 
 def propose_card_edit(
