@@ -93,8 +93,13 @@ def load_real_questions(path: Path = REAL_QUESTIONS, within: Collection[str] | N
 
 def default_bank_questions(within: Collection[str] | None = None) -> list[WrittenQuestion]:
     """What the question bank holds by default: the team's written questions and the real ones whose
-    articles all lie `within` the corpus' article keys (default: the three laws')."""
-    return load_written_questions() + load_real_questions(within=within)
+    articles all lie `within` the corpus' article keys (default: every written question, the real ones of
+    the three laws). A written question for an article the corpus lacks could only draw weight away from
+    those it holds (the laws of village life's 1,051 in a three-law deployment)."""
+    written = load_written_questions()
+    if within is not None:
+        written = [q for q in written if q.article_key in within]
+    return written + load_real_questions(within=within)
 
 
 def questions_digest(questions: Sequence[WrittenQuestion]) -> str:

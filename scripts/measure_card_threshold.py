@@ -1,7 +1,8 @@
 """Measure the similarity above which a question gets a situation card (bot/conversation/card_match.py).
 
-Questions no card was written from: the dev set's tune split (tests/data/dev_questions.jsonl; the held-out
-split is never used) and STARD's train split (indexing/data/stard_train.jsonl, its 3-law questions). For
+Questions no card was written from: the dev set's tune split (tests/data/dev_questions.jsonl, and the village
+laws' tests/data/dev_questions_village_laws.jsonl when the corpus holds them; the held-out splits are never
+used) and STARD's train split (indexing/data/stard_train.jsonl, the rows whose articles the corpus holds). For
 each question the matcher's candidate is taken as the bot takes it (`CardMatcher.candidate`: the closest
 card whose first article is retrieval's first); it is right when the card's articles meet the question's
 gold articles. Precision: the share right among the questions matched at a threshold; coverage: the
@@ -71,9 +72,11 @@ def main() -> None:
     retriever = open_retriever(common.settings(args), answering_only=True)
     matcher = CardMatcher(retriever.embed_question, corpus=retriever.corpus)
     print(f"cards: {len(matcher.cards)}")
-    sets = [("dev tune", common.tune_questions())]
+    # With the 19 laws, the village laws' tune split and STARD's rows on those laws too: the cards on them
+    # are matched only there.
+    sets = [("dev tune (with the village laws' where the corpus holds them)", common.tune_questions(retriever.corpus))]
     if args.stard.exists():
-        sets.append(("STARD train (3 laws)", read_questions(args.stard).questions))
+        sets.append(("STARD train (rows the corpus holds)", read_questions(args.stard, retriever.corpus).questions))
     both: tuple[list[Question], Picked] = ([], [])
     for name, questions in sets:
         with bank_without(retriever, questions):  # the bank holds the real questions themselves

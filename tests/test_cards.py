@@ -75,7 +75,9 @@ def test_every_article_a_card_names_is_in_the_corpus(full_corpus: Corpus, townsh
             assert township_corpus.get(tip.law, tip.number) is not None, (card.id, tip)
 
 
-def test_the_laws_of_village_life_take_over_their_civil_code_twins(full_corpus: Corpus, township_corpus: Corpus) -> None:
+def test_the_laws_of_village_life_take_over_their_civil_code_twins(
+    full_corpus: Corpus, township_corpus: Corpus
+) -> None:
     """With the 19 laws, a card on 劳动法 or 反家庭暴力法 answers in place of the 民法典 card it replaces; with
     the three laws alone, that 民法典 card still answers. Either way each situation has one card."""
     replacing = [card for card in cards() if card.replaces]
@@ -110,7 +112,8 @@ def test_a_replacement_is_used_only_where_the_corpus_can_quote_it(full_corpus: C
 def test_a_replacement_naming_no_card_or_a_chain_is_refused(replaces: object, message: str) -> None:
     middle = dict(GOOD, id="t-middle", replaces="t-fenjia")
     with pytest.raises(CardsDataError, match=message):
-        load_cards([("a.json", card_file(GOOD, middle)), ("b.json", card_file(dict(GOOD, id="t-new", replaces=replaces)))])
+        new = dict(GOOD, id="t-new", replaces=replaces)
+        load_cards([("a.json", card_file(GOOD, middle)), ("b.json", card_file(new))])
 
 
 def test_a_sentence_without_its_citation_is_refused_with_file_and_line() -> None:

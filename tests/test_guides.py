@@ -33,7 +33,9 @@ def test_advice_line_joins_tips_with_their_citations() -> None:
     assert advice_line([]) == ""
 
 
-def test_every_article_tip_cites_an_article_of_a_law_of_village_life(full_corpus: Corpus, township_corpus: Corpus) -> None:
+def test_every_article_tip_cites_an_article_of_a_law_of_village_life(
+    full_corpus: Corpus, township_corpus: Corpus
+) -> None:
     """Article tips explain the laws of village life: each exists in the 19 laws, none in the three (whose
     articles the topic guides and the cards explain), and none repeats an article."""
     tips = article_tips()

@@ -14,10 +14,12 @@ from indexing.question_bank import (
     QuestionBank,
     QuestionFileError,
     WrittenQuestion,
+    default_bank_questions,
     load_real_questions,
     load_written_questions,
     questions_digest,
 )
+from knowledge.corpus import Corpus
 
 LOAN, GIFT, LEASE = "民法典:675", "民法典:658", "民法典:703"
 
@@ -183,12 +185,25 @@ def test_real_flags_survive_saving_and_mark_the_digest(tmp_path: Path) -> None:
 
 
 def test_the_default_bank_marks_only_the_real_questions() -> None:
-    from indexing.question_bank import default_bank_questions
-
     questions = default_bank_questions()
     real = {q.question for q in questions if q.real}
     assert real == {q.question for q in load_real_questions()}
     assert not real & {q.question for q in load_written_questions()}
+
+
+def test_a_corpus_bank_holds_only_questions_for_its_own_articles(full_corpus: Corpus, township_corpus: Corpus) -> None:
+    """With the three laws, the written questions for the laws of village life stay out (they could only
+    draw weight from the articles the corpus holds); with the 19 they are in."""
+    for corpus in (full_corpus, township_corpus):
+        keys = {a.key for a in corpus.articles}
+        bank = default_bank_questions(keys)
+        assert {q.article_key for q in bank} <= keys
+    written = load_written_questions()
+    three = default_bank_questions({a.key for a in full_corpus.articles})
+    nineteen = default_bank_questions({a.key for a in township_corpus.articles})
+    village = [q for q in written if q.article_key.startswith("中华人民共和国劳动合同法:")]
+    assert village and not {q.question for q in village} & {q.question for q in three}
+    assert {q.question for q in village} <= {q.question for q in nineteen}
 
 
 def test_card_flags_survive_saving_mark_the_digest_and_keep_their_words_out(tmp_path: Path) -> None:

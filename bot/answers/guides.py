@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from bot.answers.topics import CATEGORIES
 from knowledge.numerals import to_chinese_numeral
@@ -48,11 +49,12 @@ def article_tips() -> tuple[Tip, ...]:
 
 
 @cache
-def _raw() -> dict:
-    return json.loads((resources.files("bot") / "data" / "guides.json").read_text(encoding="utf-8"))
+def _raw() -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads((resources.files("bot") / "data" / "guides.json").read_text(encoding="utf-8"))
+    return raw
 
 
-def _tip(entry: dict) -> Tip:
+def _tip(entry: dict[str, Any]) -> Tip:
     try:
         return Tip(str(entry["tip"]), str(entry["law"]), int(entry["number"]))
     except (KeyError, TypeError, ValueError) as exc:
