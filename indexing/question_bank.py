@@ -95,7 +95,7 @@ def default_bank_questions(within: Collection[str] | None = None) -> list[Writte
     """What the question bank holds by default: the team's written questions and the real ones whose
     articles all lie `within` the corpus' article keys (default: every written question, the real ones of
     the three laws). A written question for an article the corpus lacks could only draw weight away from
-    those it holds (the laws of village life's 1,051 in a three-law deployment)."""
+    those it holds (the questions for the laws of village life, in a three-law deployment)."""
     written = load_written_questions()
     if within is not None:
         written = [q for q in written if q.article_key in within]

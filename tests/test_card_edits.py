@@ -111,6 +111,9 @@ def test_a_volunteer_proposes_in_the_console_and_staff_approve_it(
                           sessions=make_session_factory(make_engine(console_db_url)))  # fmt: skip
     question, hits = "找人说和收不收票子呀", [_hit(mini_corpus)]
     assert log_in(client, VOLUNTEER_NAME).status_code == 303
+    listing = client.get("/console/cards").text  # the cards in use: none on laws the console's corpus lacks
+    assert f'/console/cards/{FREE.id}"' in listing
+    assert not any(f'/console/cards/{card.id}"' in listing for card in cards() if card.replaces)
     page = client.get(f"/console/cards/{FREE.id}")
     assert page.status_code == 200 and FREE.answer in page.text and "提交修改，等待审核" in page.text
     token = _token(page.text)
